@@ -1,0 +1,36 @@
+# The two commands the README promises: `make demo` and `make test`.  Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint tools unit clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+tools/.complete: scripts/fetch-tools.sh
+	bash scripts/fetch-tools.sh
+
+tools: tools/.complete
+
+demo: $(STAMP)
+	$(BIN)/imagetrust inspect oci:fixtures/demo/layout:demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit -q
+
+test: $(STAMP) tools/.complete lint
+	IMAGETRUST_REQUIRE_TOOLS=1 $(BIN)/pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) tools .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Fetch the real peer tools the tests use from Debian's archive, by package name, into ./tools.
+#
+# Nothing on the system is changed: apt runs with a private sources list, lists dir and cache, and each
+# package is unpacked with `dpkg -x`.  Wrappers in tools/bin set LD_LIBRARY_PATH where a tool needs a
+# library the base system lacks.  Re-running is cheap: a finished run leaves tools/.complete.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="$PWD/tools"
+APT="$TOOLS/apt"
+DEBS="$TOOLS/debs"
+ROOTS="$TOOLS/roots"
+mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$DEBS" "$ROOTS" "$TOOLS/bin" "$TOOLS/lib"
+ARCH=$(dpkg --print-architecture)
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+MIRROR=${IMAGETRUST_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+cat > "$APT/sources.list" <<SRC
+deb [signed-by=$KEYRING] $MIRROR bookworm main
+deb [signed-by=$KEYRING] $MIRROR trixie main
+deb [signed-by=$KEYRING] $MIRROR sid main
+SRC
+APTOPTS=(-o "Dir::Etc::SourceList=$APT/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache" -o Dir::State::Status=/dev/null
+  -o "APT::Architecture=$ARCH" -o APT::Sandbox::User=root -qq)
+
+echo "fetch-tools: updating private package lists" >&2
+apt-get "${APTOPTS[@]}" update >/dev/null
+
+# name           package=version-or-suite                 binary in the package
+TOOLSPEC=(
+  "docker-registry docker-registry/trixie                 usr/bin/docker-registry"
+  "cosign2         cosign/trixie                          usr/bin/cosign"
+  "cosign3         cosign/sid                             usr/bin/cosign"
+  "oras            oras/trixie                            usr/bin/oras"
+  "notation        notation/sid                           usr/bin/notation"
+  "gitleaks        gitleaks/trixie                        usr/bin/gitleaks"
+  "crane           crane/sid                              usr/bin/crane"
+  "umoci           umoci/trixie                           usr/bin/umoci"
+  "skopeo          skopeo/bookworm                        usr/bin/skopeo"
+)
+# Libraries skopeo links that a minimal bookworm machine may lack.
+LIBSPEC=(libgpgme11/bookworm libassuan0/bookworm)
+
+fetch() {  # fetch PKG/SUITE DEST -> unpacks into DEST, prints nothing
+  local spec=$1 dest=$2
+  ( cd "$DEBS" && apt-get "${APTOPTS[@]}" download "$spec" >/dev/null 2>&1 ) || {
+    echo "fetch-tools: could not download $spec" >&2; return 1; }
+  local pkg=${spec%%/*}
+  local deb
+  deb=$(ls -t "$DEBS/${pkg}_"*.deb | head -n 1)
+  mkdir -p "$dest"
+  dpkg -x "$deb" "$dest"
+}
+
+for spec in "${LIBSPEC[@]}"; do
+  fetch "$spec" "$ROOTS/libs"
+done
+find "$ROOTS/libs" -name '*.so*' -exec cp -a {} "$TOOLS/lib/" \;
+
+for line in "${TOOLSPEC[@]}"; do
+  read -r name spec binary <<<"$line"
+  fetch "$spec" "$ROOTS/$name"
+  cat > "$TOOLS/bin/$name" <<WRAP
+#!/bin/sh
+LD_LIBRARY_PATH="$TOOLS/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$ROOTS/$name/$binary" "\$@"
+WRAP
+  chmod +x "$TOOLS/bin/$name"
+done
+ln -sf cosign3 "$TOOLS/bin/cosign"
+
+# Real third-party packages the image builders in tests/ put into test images.
+echo "fetch-tools: downloading real packages for test images" >&2
+mkdir -p "$TOOLS/packages/deb" "$TOOLS/packages/wheels" "$TOOLS/packages/npm"
+( cd "$TOOLS/packages/deb" && apt-get "${APTOPTS[@]}" download \
+    busybox-static/bookworm hello/bookworm base-files/bookworm netbase/bookworm tzdata/bookworm >/dev/null 2>&1 )
+
+# Self-check: every tool runs.
+for t in docker-registry cosign2 cosign3 oras notation gitleaks crane umoci skopeo; do
+  "$TOOLS/bin/$t" --help >/dev/null 2>&1 || { echo "fetch-tools: $t does not run" >&2; exit 1; }
+done
+touch "$TOOLS/.complete"
+echo "fetch-tools: tools ready in $TOOLS/bin" >&2

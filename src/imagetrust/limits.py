@@ -1,0 +1,40 @@
+"""Every size, count and time bound in one place, passed in rather than read from globals.
+
+Hostile registries and images are normal input; each bound here is what stops one from exhausting memory,
+disk or time.  Tests pin small values to prove each bound is enforced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on everything read from outside the process."""
+
+    manifest_bytes: int = 4 * MiB  # distribution spec says registries SHOULD accept at least 4 MiB
+    config_bytes: int = 8 * MiB
+    json_depth: int = 64
+    blob_bytes: int = 16 * GiB  # compressed size of one layer
+    small_blob_bytes: int = 16 * MiB  # signatures, attestations, bundles read into memory
+    index_entries: int = 1024  # manifests in one index
+    layers: int = 512  # layers in one manifest
+    referrers: int = 1000  # descriptors accepted from a referrers listing (all pages)
+    referrer_pages: int = 20
+    tags: int = 100_000  # tags accepted from a tag listing (all pages)
+    error_body_bytes: int = 64 * KiB  # how much of an error response is read for its message
+    token_bytes: int = 1 * MiB
+    redirects: int = 5
+    retries: int = 3  # extra attempts after the first, for 429/5xx/connection resets
+    backoff_seconds: float = 0.5  # first backoff; doubles each retry
+    max_retry_after_seconds: float = 30.0  # a larger Retry-After is treated as an outage
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+
+
+DEFAULT_LIMITS = Limits()
