@@ -1,0 +1,43 @@
+"""Shared pytest configuration: where the real tools and the shared data live."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TOOLS_BIN = REPO / "tools" / "bin"
+SHARED = Path(os.environ.get("IMAGETRUST_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+
+
+def tool_path(name: str) -> Path:
+    """Path to a peer tool fetched by scripts/fetch-tools.sh; skips (or fails in CI) when absent.
+
+    With IMAGETRUST_REQUIRE_TOOLS=1 (set by `make test`), a missing tool is a test failure, never a skip,
+    so CI cannot go green without running the interop and registry tests.
+    """
+    candidate = TOOLS_BIN / name
+    if candidate.exists():
+        return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    message = f"{name} not found in {TOOLS_BIN}: run `bash scripts/fetch-tools.sh`"
+    if os.environ.get("IMAGETRUST_REQUIRE_TOOLS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data; skips where it is absent (a user's clone), fails in CI."""
+    path = SHARED_DATA / relative
+    if path.exists():
+        return path
+    message = f"{path} not found: ../shared/data is needed for this test"
+    if os.environ.get("IMAGETRUST_REQUIRE_TOOLS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
