@@ -35,6 +35,13 @@ class Limits:
     max_retry_after_seconds: float = 30.0  # a larger Retry-After is treated as an outage
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
+    # layer unpacking (audit/unpack)
+    max_decompressed_bytes: int = 64 * GiB  # all layers of one image, after decompression
+    max_files: int = 2_000_000  # tar members across all layers
+    max_path_length: int = 4096
+    max_link_depth: int = 40  # symlinks followed while resolving one path (Linux uses 40)
+    max_file_content_bytes: int = 64 * MiB  # one file kept in memory for a cataloger/scanner
+    max_total_content_bytes: int = 512 * MiB  # all kept file contents together
 
 
 DEFAULT_LIMITS = Limits()

@@ -1,0 +1,1 @@
+"""Content audit: unpack layers into a file index, catalog packages, scan content."""
