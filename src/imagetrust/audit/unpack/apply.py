@@ -1,0 +1,222 @@
+"""Apply layer tar streams in order, with OCI whiteouts, into a ``FileIndex``; nothing touches disk."""
+
+from __future__ import annotations
+
+import bisect
+import tarfile
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from imagetrust.audit.unpack.content import ContentPolicy, ContentSink, ContentVisitor
+from imagetrust.audit.unpack.decompress import ByteBudget, DecompressingReader
+from imagetrust.audit.unpack.index import FileIndex
+from imagetrust.audit.unpack.model import Entry, EntryType, LayerInput, Unknown
+from imagetrust.audit.unpack.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, UnsafePath, join, normalise
+from imagetrust.errors import LimitExceeded, MalformedContent
+from imagetrust.limits import DEFAULT_LIMITS, Limits
+from imagetrust.oci.digest import Digest
+
+_CHUNK = 1 << 20
+_TAR_BUFSIZE = 1 << 16
+
+_TYPES = {
+    tarfile.REGTYPE: EntryType.FILE,
+    tarfile.AREGTYPE: EntryType.FILE,
+    tarfile.CONTTYPE: EntryType.FILE,
+    tarfile.DIRTYPE: EntryType.DIR,
+    tarfile.SYMTYPE: EntryType.SYMLINK,
+    tarfile.LNKTYPE: EntryType.HARDLINK,
+    tarfile.CHRTYPE: EntryType.CHAR_DEVICE,
+    tarfile.BLKTYPE: EntryType.BLOCK_DEVICE,
+    tarfile.FIFOTYPE: EntryType.FIFO,
+}
+
+
+def unpack_layers(
+    layers: Iterable[LayerInput],
+    policy: ContentPolicy | None = None,
+    visitors: Sequence[ContentVisitor] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> FileIndex:
+    """Merge ``layers`` (lowest first) into one index.
+
+    Keeps the bytes of files ``policy`` wants, streams every regular file to ``visitors``, and records what
+    could not be read as ``Unknown``.  Raises ``LimitExceeded`` when the image is larger than ``limits``.
+    """
+    unpacker = _Unpacker(policy or ContentPolicy(), visitors, limits)
+    for layer in layers:
+        unpacker.apply(layer)
+    return unpacker.index
+
+
+class _Unpacker:
+    def __init__(self, policy: ContentPolicy, visitors: Sequence[ContentVisitor], limits: Limits) -> None:
+        self.policy = policy
+        self.visitors = visitors
+        self.limits = limits
+        self.index = FileIndex(limits=limits)
+        self.budget = ByteBudget(limits.max_decompressed_bytes)
+        self.members = 0
+        self.kept_bytes = 0
+
+    # --- one layer -----------------------------------------------------------------------------------
+    def apply(self, layer: LayerInput) -> None:
+        digest = layer.digest
+        if len(self.index.layers) >= self.limits.layers:
+            raise LimitExceeded(f"image: more than {self.limits.layers} layers (layers)")
+        self.index.layers.append(digest)
+        reader = DecompressingReader(layer.stream, layer.compression, digest, self.budget)
+        # (path, hide_self): whiteouts hide the path and its subtree, opaque markers only the subtree.
+        hides: list[tuple[str, bool]] = []
+        try:
+            self._read_tar(reader, digest, hides)
+            trailing = reader.drain()
+            if trailing:
+                self._unknown("", f"{trailing} non-zero bytes after the end of the tar archive", digest)
+        except MalformedContent as e:
+            self._unknown("", f"layer could not be fully read: {e.diagnostics()}", digest)
+        except (tarfile.TarError, EOFError) as e:
+            self._unknown("", f"layer could not be fully read: not a valid tar stream ({e})", digest)
+        self._apply_hides(hides, digest)
+
+    def _read_tar(self, reader: DecompressingReader, digest: Digest, hides: list[tuple[str, bool]]) -> None:
+        try:
+            tar = tarfile.open(fileobj=reader, mode="r|", bufsize=_TAR_BUFSIZE)  # type: ignore[call-overload]  # noqa: SIM115
+        except tarfile.ReadError as e:
+            if self.budget.used == 0 or "empty file" in str(e):
+                return  # an empty layer
+            raise
+        with tar:
+            for member in tar:
+                self.members += 1
+                if self.members > self.limits.max_files:
+                    limit = self.limits.max_files
+                    raise LimitExceeded(f"layer {digest.short}: more than {limit} files (max_files)")
+                self._member(tar, member, digest, hides)
+
+    def _member(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, digest: Digest, hides: list[tuple[str, bool]]
+    ) -> None:
+        try:
+            path = normalise(member.name, self.limits.max_path_length)
+        except UnsafePath as e:
+            self._unknown(member.name[: self.limits.max_path_length], f"refused tar member: {e}", digest)
+            return
+        if not path:
+            return  # the root directory itself
+        parent, _, name = path.rpartition("/")
+        if name == OPAQUE_MARKER:
+            hides.append((parent, False))
+            return
+        if name.startswith(WHITEOUT_PREFIX):
+            hides.append((join(parent, name[len(WHITEOUT_PREFIX) :]), True))
+            return
+
+        kind = _TYPES.get(member.type, EntryType.OTHER)
+        link: str | None = None
+        size = member.size if kind is EntryType.FILE else 0
+        if kind is EntryType.SYMLINK:
+            link = member.linkname
+        elif kind is EntryType.HARDLINK:
+            try:
+                link = normalise(member.linkname, self.limits.max_path_length)
+            except UnsafePath as e:
+                self._unknown(path, f"hardlink target {member.linkname!r} refused: {e}", digest)
+                return
+            target = self.index.live.get(link)
+            if target is None or target.type not in (EntryType.FILE, EntryType.HARDLINK):
+                self._unknown(path, f"hardlink to {link!r}, which is not a file seen before it", digest)
+                return
+            size = target.size
+        entry = Entry(path, kind, member.mode & 0o7777, size, member.uid, member.gid, digest, link)
+        self._put(entry, digest, hides)
+
+        if kind is EntryType.FILE:
+            self._read_content(tar, member, entry, digest)
+        elif kind is EntryType.HARDLINK and link is not None and self.policy.wants(path):
+            data = self.index.contents.get(link)
+            if data is None:
+                self._unknown(path, f"content of hardlink target {link!r} was not kept", digest)
+            else:
+                self.index.contents[path] = data
+        elif kind is EntryType.OTHER:
+            self._unknown(path, f"unsupported tar member type {member.type!r}", digest)
+
+    def _put(self, entry: Entry, digest: Digest, hides: list[tuple[str, bool]]) -> None:
+        live = self.index.live
+        previous = live.get(entry.path)
+        if previous is not None:
+            self.index.contents.pop(entry.path, None)
+            if previous.layer != digest and previous.type is not EntryType.DIR:
+                self.index.removed.append(replace(previous, deleted_by=digest))
+            if previous.type is EntryType.DIR and entry.type is not EntryType.DIR:
+                hides.append((entry.path, False))  # a non-directory replaces a lower directory's subtree
+        live[entry.path] = entry
+
+    def _read_content(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, entry: Entry, digest: Digest
+    ) -> None:
+        keep = self.policy.wants(entry.path)
+        per_file, total = self.limits.max_file_content_bytes, self.limits.max_total_content_bytes
+        if keep and member.size > per_file:
+            self._unknown(entry.path, f"content larger than {per_file} bytes not kept", digest)
+            keep = False
+        if keep and self.kept_bytes + member.size > total:
+            self._unknown(entry.path, f"content not kept: kept bytes would pass {total}", digest)
+            keep = False
+        sinks: list[ContentSink] = []
+        if member.size:
+            for visitor in self.visitors:
+                sink = visitor.open(entry)
+                if sink is not None:
+                    sinks.append(sink)
+        if not keep and not sinks:
+            return  # tarfile skips the data when it moves to the next member
+        stream = tar.extractfile(member)
+        parts: list[bytes] = []
+        if stream is not None:
+            while True:
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                if keep:
+                    parts.append(chunk)
+                for sink in sinks:
+                    sink.write(chunk)
+        for sink in sinks:
+            sink.close()
+        if keep:
+            data = b"".join(parts)
+            self.kept_bytes += len(data)
+            self.index.contents[entry.path] = data
+
+    # --- whiteouts -----------------------------------------------------------------------------------
+    def _apply_hides(self, hides: list[tuple[str, bool]], digest: Digest) -> None:
+        """Remove lower-layer entries named by this layer's whiteouts; same-layer entries stay (OCI spec)."""
+        if not hides:
+            return
+        live = self.index.live
+        keys = sorted(live)
+        doomed: set[str] = set()
+        for path, hide_self in hides:
+            if hide_self and path in live:
+                doomed.add(path)
+            prefix = f"{path}/" if path else ""
+            start = bisect.bisect_left(keys, prefix)
+            for key in keys[start:]:
+                if not key.startswith(prefix):
+                    break
+                doomed.add(key)
+        for key in sorted(doomed):
+            entry = live[key]
+            if entry.layer == digest:
+                continue
+            del live[key]
+            self.index.contents.pop(key, None)
+            self.index.removed.append(replace(entry, deleted_by=digest))
+
+    def _unknown(self, path: str, reason: str, digest: Digest) -> None:
+        self.index.unknowns.append(Unknown(path, reason, digest))
+
+
+__all__ = ["unpack_layers"]
