@@ -35,6 +35,8 @@ class Limits:
     max_retry_after_seconds: float = 30.0  # a larger Retry-After is treated as an outage
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
+    dsse_signatures: int = 16  # signatures accepted in one DSSE envelope
+    statement_subjects: int = 1024  # subjects accepted in one in-toto Statement
     # layer unpacking (audit/unpack)
     max_decompressed_bytes: int = 64 * GiB  # all layers of one image, after decompression
     max_files: int = 2_000_000  # tar members across all layers

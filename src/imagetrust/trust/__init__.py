@@ -1,0 +1,1 @@
+"""Trust material: the keys, certificates and roots that verification is measured against."""
