@@ -69,8 +69,8 @@ class _Unpacker:
         # (path, hide_self): whiteouts hide the path and its subtree, opaque markers only the subtree.
         hides: list[tuple[str, bool]] = []
         try:
-            self._read_tar(reader, digest, hides)
-            trailing = reader.drain()
+            end = self._read_tar(reader, digest, hides)
+            trailing = reader.nonzero_after(end) + reader.drain()
             if trailing:
                 self._unknown("", f"{trailing} non-zero bytes after the end of the tar archive", digest)
         except MalformedContent as e:
@@ -79,12 +79,13 @@ class _Unpacker:
             self._unknown("", f"layer could not be fully read: not a valid tar stream ({e})", digest)
         self._apply_hides(hides, digest)
 
-    def _read_tar(self, reader: DecompressingReader, digest: Digest, hides: list[tuple[str, bool]]) -> None:
+    def _read_tar(self, reader: DecompressingReader, digest: Digest, hides: list[tuple[str, bool]]) -> int:
+        """Index every member; return the offset where the archive's end-of-archive blocks begin."""
         try:
             tar = tarfile.open(fileobj=reader, mode="r|", bufsize=_TAR_BUFSIZE)  # type: ignore[call-overload]  # noqa: SIM115
         except tarfile.ReadError as e:
             if self.budget.used == 0 or "empty file" in str(e):
-                return  # an empty layer
+                return reader.position  # an empty layer
             raise
         with tar:
             for member in tar:
@@ -93,6 +94,7 @@ class _Unpacker:
                     limit = self.limits.max_files
                     raise LimitExceeded(f"layer {digest.short}: more than {limit} files (max_files)")
                 self._member(tar, member, digest, hides)
+            return int(tar.offset)
 
     def _member(
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, digest: Digest, hides: list[tuple[str, bool]]

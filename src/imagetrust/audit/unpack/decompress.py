@@ -16,6 +16,8 @@ from imagetrust.audit.unpack.model import ByteStream, Compression
 from imagetrust.errors import LimitExceeded, MalformedContent
 from imagetrust.oci.digest import Digest
 
+_TAIL = 256 * 1024
+
 
 class ByteBudget:
     """Decompressed bytes still allowed for the whole image."""
@@ -37,6 +39,8 @@ class DecompressingReader:
 
     def __init__(self, raw: ByteStream, compression: Compression, digest: Digest, budget: ByteBudget) -> None:
         self._what = f"layer {digest.short}"
+        self.position = 0  # decompressed bytes handed out so far
+        self._tail = b""  # the last bytes handed out, to inspect what follows the end of the tar
         self._budget = budget
         self._inner: Any
         if compression == "gzip":
@@ -60,7 +64,15 @@ class DecompressingReader:
         except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
             raise MalformedContent(f"{self._what}: cannot decompress: {e}") from e
         self._budget.charge(len(data), self._what)
+        self.position += len(data)
+        self._tail = (self._tail + data)[-_TAIL:]
         return data
+
+    def nonzero_after(self, offset: int) -> int:
+        """Non-zero bytes already handed out at or after ``offset`` (within the kept tail)."""
+        start = self.position - len(self._tail)
+        view = self._tail[max(0, offset - start) :]
+        return len(view) - view.count(0)
 
     def drain(self) -> int:
         """Read to the end (so a verifying reader below sees every byte); count non-zero bytes found."""
