@@ -35,6 +35,7 @@ class VerifyingReader(io.RawIOBase):
         self._hasher = digest.hasher()
         self._count = 0
         self._done = False
+        self._error: IntegrityError | None = None
         self._on_verified = on_verified
         self._on_failed = on_failed
 
@@ -46,10 +47,14 @@ class VerifyingReader(io.RawIOBase):
         return self._count
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._error is not None:
+            raise self._error  # a stream proven wrong stays wrong: it never turns into a clean EOF
         if self._done:
             return 0
         view = memoryview(buffer).cast("B")
         want = len(view)
+        if want == 0:
+            return 0  # read(0) is not end of stream
         if self._size is not None:
             # Ask for one byte beyond the declared size so an overlong body is caught without reading it all.
             want = min(want, self._size - self._count + 1)
@@ -66,9 +71,10 @@ class VerifyingReader(io.RawIOBase):
 
     def _fail(self, message: str) -> None:
         self._done = True
+        self._error = IntegrityError(message)
         if self._on_failed:
             self._on_failed()
-        raise IntegrityError(message)
+        raise self._error
 
     def _finish(self) -> None:
         self._done = True
@@ -95,11 +101,15 @@ class VerifyingReader(io.RawIOBase):
 
 
 def read_verified(reader: BinaryIO, max_bytes: int, what: str) -> bytes:
-    """Read a small verified blob into memory, refusing more than ``max_bytes``."""
-    data = reader.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise LimitExceeded(f"{what}: larger than the limit of {max_bytes} bytes")
-    rest = reader.read(1)  # reach EOF so the digest is checked
-    if rest:
-        raise LimitExceeded(f"{what}: larger than the limit of {max_bytes} bytes")
-    return bytes(data)
+    """Read a small verified blob into memory, refusing more than ``max_bytes``.
+
+    Reads until EOF (so the digest is checked): a raw stream may return fewer bytes than asked for.
+    """
+    data = bytearray()
+    while True:
+        chunk = reader.read(max_bytes + 1 - len(data))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > max_bytes:
+            raise LimitExceeded(f"{what}: larger than the limit of {max_bytes} bytes")
