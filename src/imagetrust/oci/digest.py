@@ -35,7 +35,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> Digest:
-        match = _DIGEST_RE.match(text)
+        match = _DIGEST_RE.fullmatch(text)
         if not match:
             raise InvalidReference(f"not a digest: {text!r}")
         return cls(match.group(1), match.group(2))

@@ -150,11 +150,18 @@ def parse_manifest_or_index(
     body_type = obj.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
         raise MalformedContent(f"{what}: mediaType must be a string")
+    if declared_media_type == "application/json":
+        declared_media_type = None  # a generic type says nothing about the structure
     media_type = body_type or declared_media_type
-    if body_type and declared_media_type and declared_media_type not in (body_type, "application/json"):
+    if body_type and declared_media_type and declared_media_type != body_type:
         raise MalformedContent(f"{what}: served as {declared_media_type} but the document says {body_type}")
-    if obj.get("schemaVersion") != 2:
-        raise MalformedContent(f"{what}: unsupported schemaVersion {obj.get('schemaVersion')!r}")
+    schema_version = obj.get("schemaVersion")
+    if type(schema_version) is not int or schema_version != 2:
+        raise MalformedContent(f"{what}: unsupported schemaVersion {schema_version!r}")
+    if "manifests" in obj and ("layers" in obj or "config" in obj):
+        # CVE-2021-41190: one document readable as both an index and a manifest can show two clients two
+        # different images under one digest.
+        raise MalformedContent(f"{what}: ambiguous document with both 'manifests' and 'config'/'layers'")
     if media_type is None:
         media_type = media.OCI_INDEX if "manifests" in obj else media.OCI_MANIFEST
     subject = parse_descriptor(obj["subject"], f"{what} subject") if obj.get("subject") else None
@@ -261,6 +268,8 @@ def parse_config(raw: bytes, digest: Digest, *, limits: Limits = DEFAULT_LIMITS)
         )
     rootfs = obj.get("rootfs") or {}
     diff_ids_raw = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if diff_ids_raw is not None and not isinstance(diff_ids_raw, list):
+        raise MalformedContent(f"{what}: rootfs.diff_ids must be a list")
     diff_ids: list[Digest] = []
     for item in diff_ids_raw or []:
         try:

@@ -43,7 +43,8 @@ class Platform:
     def matches(self, other: Platform) -> bool:
         """Whether an index entry ``other`` satisfies this requested platform.
 
-        A request without a variant accepts any variant; ``arm64`` treats ``v8`` and no variant alike.
+        A request without a variant accepts any variant; ``arm64`` treats ``v8`` and no variant alike, and
+        ``arm`` treats ``v7`` and no variant alike (an entry without a variant is a v7 image).
         """
         if (self.os, self.architecture) != (other.os, other.architecture):
             return False
@@ -58,6 +59,12 @@ class Platform:
 
 
 def _norm_variant(arch: str, variant: str | None) -> str | None:
-    if arch == "arm64" and variant in (None, "v8"):
+    """containerd's normalisation: arm64 means v8 unless told otherwise, and 32-bit arm means v7."""
+    if arch == "arm64" and variant in (None, "", "8", "v8", "v8.0"):
         return None
+    if arch == "arm":
+        if variant in (None, "", "7"):
+            return "v7"
+        if variant in ("5", "6", "8"):
+            return f"v{variant}"
     return variant

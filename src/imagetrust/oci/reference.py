@@ -23,6 +23,7 @@ _HOST_RE = re.compile(
     r"|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
 )
 _MAX_REFERENCE = 2048
+_MAX_REPOSITORY = 255  # distribution's NameTotalLengthMax, as registries enforce it on the repository path
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def parse_registry_ref(text: str) -> RegistryRef:
     registry = DOCKER_HUB
     first, slash, rest = text.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
-        if not _HOST_RE.match(first):
+        if not _HOST_RE.fullmatch(first):
             raise InvalidReference(f"invalid registry host {first!r} in {original!r}")
         registry = DOCKER_HUB if first.lower() in _HUB_ALIASES else first
         text = rest
@@ -141,14 +142,18 @@ def parse_registry_ref(text: str) -> RegistryRef:
     colon = text.rfind(":")
     if colon > last_slash:
         text, tag = text[:colon], text[colon + 1 :]
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise InvalidReference(f"invalid tag {tag!r} in {original!r}")
-    if not _PATH_RE.match(text):
+    if not _PATH_RE.fullmatch(text):
         raise InvalidReference(
             f"invalid repository {text!r} in {original!r} (lower-case letters, digits, '.', '_', '-', '/')"
         )
     if registry == DOCKER_HUB and "/" not in text:
         text = f"library/{text}"
+    if len(text) > _MAX_REPOSITORY:
+        raise InvalidReference(
+            f"invalid image reference {original!r}: repository longer than {_MAX_REPOSITORY}"
+        )
     if tag is None and digest is None:
         tag = "latest"
     return RegistryRef(registry, text, tag, digest)
@@ -158,7 +163,7 @@ def _split_path_tag(body: str) -> tuple[Path, str | None]:
     """``PATH[:TAG]``: the part after the last ``:`` is a tag only if it has no ``/`` (skopeo's rule)."""
     path, colon, tag = body.rpartition(":")
     if colon and path and "/" not in tag and tag:
-        if not _TAG_RE.match(tag) and not tag.startswith(("sha256-", "sha512-")):
+        if not _TAG_RE.fullmatch(tag) and not tag.startswith(("sha256-", "sha512-")):
             raise InvalidReference(f"invalid tag {tag!r} in {body!r}")
         return Path(path), tag
     return Path(body), None
