@@ -1,0 +1,344 @@
+"""HTTP plumbing for registries: timeouts, bounded retries, redirects that never carry secrets, counting.
+
+Every third-party network exception is translated here, so callers see only ``RegistryUnreachable``
+(could not ask), ``RegistryProtocolError`` (asked, got nonsense) and their own status handling.
+"""
+
+from __future__ import annotations
+
+import io
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.utils
+
+from imagetrust.errors import LimitExceeded, RegistryProtocolError, RegistryUnreachable
+from imagetrust.registry.options import RegistryOptions, plain_http_allowed
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+# Headers that carry a secret; dropped whenever a request leaves the origin it was meant for.
+_SECRET_HEADERS = ("authorization", "cookie", "proxy-authorization")
+
+
+class TlsFailure(RegistryUnreachable):
+    """The TLS handshake failed; ``certificate_problem`` says the peer spoke TLS but was not trusted."""
+
+    def __init__(self, message: str, *, certificate_problem: bool) -> None:
+        super().__init__(message)
+        self.certificate_problem = certificate_problem
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and effective port: two URLs with the same origin may share credentials."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _exception_chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for nested in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(nested, BaseException):
+                todo.append(nested)
+        todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
+
+
+def _is_certificate_problem(error: BaseException) -> bool:
+    for item in _exception_chain(error):
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(item) or "hostname mismatch" in str(item).lower():
+            return True
+    return False
+
+
+def _is_connection_reset(error: BaseException) -> bool:
+    """A connection that was made and then dropped: worth a retry, unlike one that was refused."""
+    for item in _exception_chain(error):
+        if isinstance(item, ConnectionRefusedError):
+            return False
+    for item in _exception_chain(error):
+        if isinstance(item, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+            return True
+        if type(item).__name__ in ("RemoteDisconnected", "ProtocolError", "IncompleteRead"):
+            return True
+    return False
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Untrusted server text made safe for a one-line message."""
+    cleaned = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+
+
+class Transport:
+    """One ``requests.Session`` per registry host: connection reuse, timeouts, retries, redirects.
+
+    ``trust_env`` is off so a ``.netrc`` can never add credentials behind our back; proxies from the
+    environment are still honoured, per request.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        options: RegistryOptions,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.label = label
+        self.options = options
+        self.limits = options.limits
+        self.request_count = 0
+        self._sleep = sleep
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._session.headers["User-Agent"] = options.user_agent
+        self._session.headers["Accept-Encoding"] = "identity"
+        self._verify: str | bool = str(options.ca_file) if options.ca_file else True
+
+    def close(self) -> None:
+        self._session.close()
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | Any = None,
+        params: Mapping[str, str | list[str]] | None = None,
+        what: str,
+    ) -> requests.Response:
+        """Send with retries for 429/502/503/504 and dropped connections; follow redirects for GET/HEAD.
+
+        The response is returned streaming and unread, whatever its status; the caller must close it.
+        """
+        current_url = url
+        current_headers = dict(headers or {})
+        current_params = params
+        hops = 0
+        while True:
+            response = self._send_with_retries(
+                method, current_url, current_headers, data, current_params, what
+            )
+            if response.status_code not in REDIRECT_STATUSES or method not in ("GET", "HEAD"):
+                return response
+            location = response.headers.get("Location")
+            response.close()
+            if not location:
+                raise RegistryProtocolError(f"{self.label}: {what}: redirect without a Location header")
+            hops += 1
+            if hops > self.limits.redirects:
+                raise RegistryProtocolError(
+                    f"{self.label}: {what}: more than {self.limits.redirects} redirects"
+                )
+            target = urljoin(response.url, location)
+            current_headers = self.headers_for_redirect(response.url, target, current_headers)
+            self.check_scheme(target, what)
+            current_url = target
+            current_params = None
+
+    @staticmethod
+    def headers_for_redirect(source: str, target: str, headers: Mapping[str, str]) -> dict[str, str]:
+        """Keep secret-bearing headers only when the redirect stays on the same origin."""
+        if origin(source) == origin(target):
+            return dict(headers)
+        return {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+
+    def check_scheme(self, url: str, what: str) -> None:
+        """Refuse to follow anything to plain HTTP on a host that is not allowed it."""
+        parts = urlsplit(url)
+        if parts.scheme == "https":
+            return
+        if parts.scheme == "http" and plain_http_allowed(parts.netloc, self.options):
+            return
+        raise RegistryProtocolError(
+            f"{self.label}: {what}: refusing to follow the registry to {parts.scheme}://{parts.netloc} "
+            "(only HTTPS, or plain HTTP to loopback and --insecure-registry hosts)"
+        )
+
+    def _send_with_retries(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | Any,
+        params: Mapping[str, str | list[str]] | None,
+        what: str,
+    ) -> requests.Response:
+        replayable = data is None or isinstance(data, bytes | str | dict)
+        attempt = 0
+        while True:
+            try:
+                response = self._send_once(method, url, headers, data, params, what)
+            except RegistryProtocolError:
+                if attempt >= self.limits.retries or not replayable:
+                    raise
+                self._sleep(self.limits.backoff_seconds * (2**attempt))
+                attempt += 1
+                continue
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            status = f"{response.status_code} {response.reason or ''}".strip()
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            if retry_after is not None and retry_after > self.limits.max_retry_after_seconds:
+                raise RegistryProtocolError(
+                    f"{self.label}: {what}: {status}, and the registry asks to wait {retry_after:.0f} s "
+                    f"(more than the {self.limits.max_retry_after_seconds:g} s limit)"
+                )
+            if attempt >= self.limits.retries or not replayable:
+                raise RegistryProtocolError(f"{self.label}: {what}: {status} after {attempt + 1} attempts")
+            delay = retry_after if retry_after is not None else self.limits.backoff_seconds * (2**attempt)
+            self._sleep(delay)
+            attempt += 1
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | Any,
+        params: Mapping[str, str | list[str]] | None,
+        what: str,
+    ) -> requests.Response:
+        timeout = (self.limits.connect_timeout_seconds, self.limits.read_timeout_seconds)
+        self.request_count += 1
+        try:
+            return self._session.request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                params=params,
+                stream=True,
+                timeout=timeout,
+                allow_redirects=False,
+                verify=self._verify,
+                proxies=requests.utils.get_environ_proxies(url),
+            )
+        except requests.exceptions.SSLError as e:
+            problem = _is_certificate_problem(e)
+            hint = " (use --registry-ca for a private CA)" if problem else ""
+            raise TlsFailure(
+                f"{self.label}: {what}: TLS failed{hint}: {_reason(e)}", certificate_problem=problem
+            ) from e
+        except requests.exceptions.ConnectTimeout as e:
+            raise RegistryUnreachable(
+                f"{self.label}: {what}: no connection within {self.limits.connect_timeout_seconds:g} s"
+            ) from e
+        except requests.exceptions.ReadTimeout as e:
+            raise RegistryUnreachable(
+                f"{self.label}: {what}: no answer within {self.limits.read_timeout_seconds:g} s"
+            ) from e
+        except requests.exceptions.ConnectionError as e:
+            if _is_connection_reset(e):
+                raise RegistryProtocolError(f"{self.label}: {what}: connection dropped ({_reason(e)})") from e
+            raise RegistryUnreachable(f"{self.label}: {what}: cannot connect ({_reason(e)})") from e
+        except requests.exceptions.RequestException as e:
+            raise RegistryUnreachable(f"{self.label}: {what}: request failed ({_reason(e)})") from e
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost useful message of a requests/urllib3 exception chain."""
+    innermost = error
+    for item in _exception_chain(error):
+        innermost = item
+    text = str(innermost) or type(innermost).__name__
+    for item in _exception_chain(error):
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, ssl.SSLError) and item.reason:
+            return one_line(str(item.reason))
+    return one_line(text)
+
+
+def iter_body(response: requests.Response, label: str, what: str) -> Iterator[bytes]:
+    """Chunks of a streaming body with network failures translated."""
+    try:
+        yield from response.iter_content(_CHUNK)
+    except requests.exceptions.ConnectionError as e:
+        if "Read timed out" in str(e):
+            raise RegistryUnreachable(f"{label}: {what}: the registry stopped sending ({_reason(e)})") from e
+        raise RegistryProtocolError(f"{label}: {what}: connection dropped mid-body ({_reason(e)})") from e
+    except requests.exceptions.RequestException as e:
+        raise RegistryProtocolError(f"{label}: {what}: body could not be read ({_reason(e)})") from e
+
+
+def read_bounded(response: requests.Response, max_bytes: int, label: str, what: str) -> bytes:
+    """The whole body, refusing (and not reading) more than ``max_bytes``."""
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise LimitExceeded(f"{label}: {what}: {declared} bytes exceeds the limit of {max_bytes}")
+    buffer = bytearray()
+    try:
+        for chunk in iter_body(response, label, what):
+            buffer += chunk
+            if len(buffer) > max_bytes:
+                raise LimitExceeded(f"{label}: {what}: larger than the limit of {max_bytes} bytes")
+    finally:
+        response.close()
+    return bytes(buffer)
+
+
+class ResponseStream(io.RawIOBase):
+    """A file-like view of a streaming response, for ``VerifyingReader``; closes the response with it."""
+
+    def __init__(self, response: requests.Response, label: str, what: str) -> None:
+        super().__init__()
+        self._response = response
+        self._chunks = iter_body(response, label, what)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(view), len(self._pending))
+        view[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+        finally:
+            super().close()
