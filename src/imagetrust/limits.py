@@ -27,6 +27,7 @@ class Limits:
     referrers: int = 1000  # descriptors accepted from a referrers listing (all pages)
     referrer_pages: int = 20
     tags: int = 100_000  # tags accepted from a tag listing (all pages)
+    archive_members: int = 1_000_000  # members indexed in one oci-archive / docker-archive tar
     error_body_bytes: int = 64 * KiB  # how much of an error response is read for its message
     token_bytes: int = 1 * MiB
     redirects: int = 5
