@@ -81,7 +81,6 @@ def deb_files(path: Path) -> tuple[str, ...]:
     listing = subprocess.run(
         ["dpkg-deb", "--fsys-tarfile", str(path)], check=True, capture_output=True
     ).stdout
-    import io
 
     out: list[str] = []
     with tarfile.open(fileobj=io.BytesIO(listing)) as tar:

@@ -460,7 +460,7 @@ def write_docker_archive(
     repo_tags: Sequence[str],
     *,
     oci_layout: bool = False,
-    compressed_layers: bool = False,
+    layer_compression: str = "none",
 ) -> Path:
     """A ``docker save`` archive: legacy form (``<hex>.json``, ``<hex>/layer.tar``) or, with ``oci_layout``,
     docker 25+'s form (blobs under ``blobs/sha256`` plus ``index.json``/``oci-layout`` beside manifest.json).
@@ -469,7 +469,7 @@ def write_docker_archive(
     layer_paths = []
     for layer, diff_id in zip(image.layers, image.diff_ids, strict=True):
         tar = _decompress(layer.data, layer.descriptor.media_type)
-        data = compress(tar, "gzip") if compressed_layers else tar
+        data = compress(tar, layer_compression)
         name = f"blobs/sha256/{Digest.of(data).hex}" if oci_layout else f"{diff_id.hex}/layer.tar"
         files[name] = data
         layer_paths.append(name)

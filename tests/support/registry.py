@@ -35,6 +35,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from imagetrust.oci import media
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor
+from imagetrust.registry.options import RegistryOptions
+from imagetrust.registry.repository import RegistryRepository
 from tests.support.tokenserver import TokenServer, User
 
 # --------------------------------------------------------------------------------------------- PKI
@@ -419,3 +421,20 @@ def tamper(path: Path, old: bytes, new: bytes) -> None:
     data = path.read_bytes()
     assert old in data, f"{old!r} not in {path}"
     path.write_bytes(data.replace(old, new, 1))
+
+
+def options_for(server: RegistryServer, user: str | None = None, **overrides: object) -> RegistryOptions:
+    """Client options for a test server: its CA, the named user's password, and no docker config."""
+    values: dict[str, object] = {"docker_config": None, "ca_file": server.ca_file}
+    if user is not None:
+        values["username"] = user
+        values["password"] = server.users[user]
+    values.update(overrides)
+    return RegistryOptions(**values)  # type: ignore[arg-type]
+
+
+def push_image(repository: RegistryRepository, image: TinyImage, tag: str | None = None) -> Digest:
+    """Push the image's blobs and manifest with our own client."""
+    for descriptor, data in image.blobs():
+        repository.push_blob(descriptor, data)
+    return repository.push_manifest(image.manifest_raw, media.OCI_MANIFEST, tag or image.tag)
