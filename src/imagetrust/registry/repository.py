@@ -184,10 +184,10 @@ class RegistryRepository:
 
     # -- beyond ImageStore --------------------------------------------------------------------------
 
-    def list_tags(self) -> list[str]:
-        """Every tag, following pagination, bounded by ``limits.tags``."""
+    def list_tags(self, page_size: int = _TAGS_PAGE) -> list[str]:
+        """Every tag, following ``Link`` pagination, bounded by ``limits.tags``."""
         what = f"tag list of {self.ref.repository}"
-        url = f"{self._base}/tags/list?n={_TAGS_PAGE}"
+        url = f"{self._base}/tags/list?n={max(1, page_size)}"
         page_bytes = max(self.limits.manifest_bytes, self.limits.tags * 160)
         tags: list[str] = []
         while True:
