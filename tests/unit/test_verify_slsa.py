@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from cryptography import x509
+from tests.conftest import shared_data
 
 from imagetrust.errors import ConfigError, VerificationFailed
 from imagetrust.oci.digest import Digest
@@ -18,7 +18,6 @@ from imagetrust.verify.identity import identity_from_certificate
 from imagetrust.verify.results import VerifiedEnvelope, VerifiedStatement
 from imagetrust.verify.slsa import ProvenanceExpectation, verify_provenance
 from imagetrust.verify.statement import require_subject, statement_from_envelope
-from tests.conftest import shared_data
 
 BLOBS = "sigstore/slsa-verifier/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/"
 GENERATOR = (
@@ -125,7 +124,7 @@ def test_v02_falls_back_to_materials_and_requires_a_builder() -> None:
     )
     assert result.source_ref == "refs/heads/main"
     predicate["builder"] = {"id": ""}
-    with pytest.raises(VerificationFailed, match="builder.id is missing"):
+    with pytest.raises(VerificationFailed, match=r"builder\.id is missing"):
         verify_provenance(
             _with_predicate(stmt, "https://slsa.dev/provenance/v0.2", predicate),
             ProvenanceExpectation(GENERATOR, SOURCE),

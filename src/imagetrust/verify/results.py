@@ -25,6 +25,10 @@ class CertIdentity:
     # Fulcio extensions by short name ("source_repository_ref", "github_workflow_repository", ...)
     claims: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    def claim(self, name: str) -> str | None:
+        """A Fulcio extension value by short name, e.g. ``source_repository_ref``."""
+        return self.claims.get(name)
+
 
 @dataclass(frozen=True)
 class Subject:
