@@ -77,7 +77,7 @@ def _package(
             source_name = match.group(1)
             source_version = match.group(2) or version
     upstream = None
-    if source_name != name:
+    if (source_name, source_version) != (name, version):
         upstream = source_name if source_version == version else f"{source_name}@{source_version}"
     purl = make_purl(
         "deb",
@@ -112,5 +112,6 @@ def _owned_files(files: FileIndex, name: str, arch: str | None) -> tuple[str, ..
         data = files.content(path)
         if data is not None:
             lines = data.decode("utf-8", "surrogateescape").splitlines()
-            return tuple(sorted({p.strip("/") for p in lines if p.strip("/")}))
+            paths = {line.strip().strip("/") for line in lines}
+            return tuple(sorted(p for p in paths if p and p != "."))
     return ()
