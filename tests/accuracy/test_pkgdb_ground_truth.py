@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared_data
 
 from imagetrust.audit.catalog import (
     ApkCataloger,
@@ -30,6 +29,7 @@ from imagetrust.audit.catalog import (
 from imagetrust.audit.catalog.model import Package
 from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
 from imagetrust.oci.digest import Digest
+from tests.conftest import shared_data
 
 DPKG_DBS = ["ubuntu-20.04-amd64", "debian-bookworm-sid-riscv64", "ubuntu-20.04.1-arm"]
 APK_DBS = [
