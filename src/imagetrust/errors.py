@@ -92,3 +92,11 @@ class VerificationFailed(ImageTrustError):
     """A check ran to completion and said no (exit 1)."""
 
     exit_code = ExitCode.FAILED
+
+
+class InvalidVersion(MalformedContent):
+    """A package version string that its ecosystem's rules cannot parse, so it cannot be ordered."""
+
+
+class UnsupportedEcosystem(CouldNotCheck):
+    """An advisory or package names an ecosystem whose version order we do not implement."""

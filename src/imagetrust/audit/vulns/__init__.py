@@ -1,0 +1,1 @@
+"""Vulnerability matching: advisory data, per-ecosystem version order, and the matcher."""
