@@ -203,9 +203,12 @@ digests = st.binary(min_size=1, max_size=16).map(Digest.of)
 @st.composite
 def registry_refs(draw: st.DrawFn) -> str:
     text = ""
+    path = draw(st.lists(components(), min_size=1, max_size=3))
     if draw(st.booleans()):
         text = draw(hosts) + draw(ports) + "/"
-    text += "/".join(draw(st.lists(components(), min_size=1, max_size=3)))
+    elif "." in path[0] or path[0] == "localhost":
+        path.insert(0, "x")  # Docker would read that first component as a registry host
+    text += "/".join(path)
     if draw(st.booleans()):
         text += ":" + draw(tags)
     if draw(st.booleans()):

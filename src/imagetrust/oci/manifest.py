@@ -248,10 +248,11 @@ def _str_list(value: Any, what: str) -> tuple[str, ...] | None:
 def parse_config(raw: bytes, digest: Digest, *, limits: Limits = DEFAULT_LIMITS) -> ImageConfig:
     what = f"image config {digest.short}"
     obj = load_object(raw, what, max_bytes=limits.config_bytes, max_depth=limits.json_depth)
-    cfg = obj.get("config") or {}
+    # null means absent; any other non-object value is malformed, even an empty list
+    cfg = {} if obj.get("config") is None else obj["config"]
     if not isinstance(cfg, dict):
         raise MalformedContent(f"{what}: config must be an object")
-    history_raw = obj.get("history") or []
+    history_raw = [] if obj.get("history") is None else obj["history"]
     if not isinstance(history_raw, list):
         raise MalformedContent(f"{what}: history must be a list")
     history = []
@@ -266,8 +267,10 @@ def parse_config(raw: bytes, digest: Digest, *, limits: Limits = DEFAULT_LIMITS)
                 comment=_str(entry, "comment", what, required=False),
             )
         )
-    rootfs = obj.get("rootfs") or {}
-    diff_ids_raw = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    rootfs = {} if obj.get("rootfs") is None else obj["rootfs"]
+    if not isinstance(rootfs, dict):
+        raise MalformedContent(f"{what}: rootfs must be an object")
+    diff_ids_raw = rootfs.get("diff_ids")
     if diff_ids_raw is not None and not isinstance(diff_ids_raw, list):
         raise MalformedContent(f"{what}: rootfs.diff_ids must be a list")
     diff_ids: list[Digest] = []
@@ -276,7 +279,7 @@ def parse_config(raw: bytes, digest: Digest, *, limits: Limits = DEFAULT_LIMITS)
             diff_ids.append(Digest.parse(item) if isinstance(item, str) else Digest.parse(""))
         except InvalidReference as e:
             raise MalformedContent(f"{what}: bad diff_id: {e.diagnostics()}") from e
-    ports = cfg.get("ExposedPorts") or {}
+    ports = {} if cfg.get("ExposedPorts") is None else cfg["ExposedPorts"]
     if not isinstance(ports, dict):
         raise MalformedContent(f"{what}: ExposedPorts must be an object")
     return ImageConfig(
