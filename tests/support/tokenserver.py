@@ -69,7 +69,7 @@ class TokenServer:
         self._cert = signing_cert
         self._cert_der = self._cert.public_bytes(serialization.Encoding.DER)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def port(self) -> int:
