@@ -169,6 +169,31 @@ def test_put_stream_replaces_a_corrupt_entry(tmp_path: Path) -> None:
     assert reader.read() == data
 
 
+def test_unwritable_cache_still_passes_verified_data_through(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    (tmp_path / "tmp").rmdir()
+    (tmp_path / "tmp").write_bytes(b"")  # no temp file can be made now
+    data = blob(6, 70_000)
+    desc = describe(data)
+    with cache.put_stream(desc, io.BytesIO(data)) as reader:
+        assert reader.read() == data
+    cache.put_bytes(desc, data)
+    assert not cache.contains(desc.digest)
+    with pytest.raises(IntegrityError):  # verification does not depend on the cache working
+        cache.put_stream(desc, io.BytesIO(data[:-1] + b"!")).read()
+
+
+def test_zero_length_reads_do_not_end_the_stream(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path)
+    data = blob(7, 1000)
+    desc = describe(data)
+    reader = cache.put_stream(desc, io.BytesIO(data))
+    assert reader.read(0) == b""
+    assert reader.read() == data
+    reader.close()
+    assert cache.contains(desc.digest)
+
+
 # --- corruption on disk -----------------------------------------------------------------------------------
 
 

@@ -180,7 +180,11 @@ class BlobCache:
 
     def entries(self) -> Iterator[tuple[Digest, os.stat_result]]:
         """Every well-formed cached entry with its ``lstat`` (names that are not digests are skipped)."""
-        for algorithm_dir in sorted(self._blobs.iterdir()):
+        try:
+            algorithm_dirs = sorted(self._blobs.iterdir())
+        except FileNotFoundError:
+            return
+        for algorithm_dir in algorithm_dirs:
             if algorithm_dir.is_symlink() or not algorithm_dir.is_dir():
                 continue
             for path in sorted(algorithm_dir.iterdir()):
