@@ -234,3 +234,10 @@ def test_factory_dispatches_on_reference_type(tmp_path: Path) -> None:
         open_offline_store(DockerArchiveRef(archive, "other:v2"), LIMITS).resolve()
     with pytest.raises(LocalInputError):
         open_offline_store(OciArchiveRef(tmp_path / "absent.tar", None), LIMITS)
+
+
+def test_committed_demo_image_reads_the_same_in_skopeo(skopeo: Skopeo) -> None:
+    demo = Path(__file__).resolve().parents[2] / "fixtures" / "demo" / "layout"
+    store = OciLayoutStore(demo, "demo", LIMITS)
+    top = store.resolve()
+    assert store.get_manifest(top.digest).raw == skopeo.raw(f"oci:{demo}:demo")
