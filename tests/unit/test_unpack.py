@@ -326,3 +326,30 @@ def test_trailing_data_after_tar_end_is_reported() -> None:
 def test_empty_layer_is_fine() -> None:
     index = unpack_layers([LayerInput(io.BytesIO(b""), Digest.of(b""), "none")])
     assert list(index.paths()) == [] and index.unknowns == []
+
+
+def test_members_under_a_symlinked_directory_land_where_extraction_would_put_them() -> None:
+    index = unpack_layers(
+        [
+            layer([("etc", "symlink", "/x"), ("x/", "dir", b"")]),
+            layer(
+                [
+                    ("etc/os-release", "file", b"ID=alpine\n"),
+                    ("up", "symlink", "../../.."),
+                    ("up/evil", "file", b"e"),
+                ]
+            ),
+        ],
+        ContentPolicy().want_paths(["x/os-release", "evil"]),
+    )
+    assert index.get("x/os-release") is not None and index.get("etc/os-release") is None
+    assert index.content("etc/os-release") == b"ID=alpine\n"
+    assert index.get("evil") is not None  # '..' through a symlink stops at the image root
+    assert index.content("evil") == b"e"
+
+
+def test_member_under_a_looping_symlink_is_unknown() -> None:
+    index = unpack_layers(
+        [layer([("a", "symlink", "a/b"), ("a/c", "file", b"")])], limits=Limits(max_link_depth=5)
+    )
+    assert [u.path for u in index.unknowns] == ["a/c"] and "symbolic links" in index.unknowns[0].reason

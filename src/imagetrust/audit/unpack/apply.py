@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from imagetrust.audit.unpack.content import ContentPolicy, ContentSink, ContentVisitor
 from imagetrust.audit.unpack.decompress import ByteBudget, DecompressingReader
-from imagetrust.audit.unpack.index import FileIndex
+from imagetrust.audit.unpack.index import FileIndex, ResolveError
 from imagetrust.audit.unpack.model import Entry, EntryType, LayerInput, Unknown
 from imagetrust.audit.unpack.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, UnsafePath, join, normalise
 from imagetrust.errors import LimitExceeded, MalformedContent
@@ -58,6 +58,7 @@ class _Unpacker:
         self.budget = ByteBudget(limits.max_decompressed_bytes)
         self.members = 0
         self.kept_bytes = 0
+        self.symlinks: set[str] = set()  # live symlink paths, for placing members under symlinked dirs
 
     # --- one layer -----------------------------------------------------------------------------------
     def apply(self, layer: LayerInput) -> None:
@@ -75,7 +76,7 @@ class _Unpacker:
                 self._unknown("", f"{trailing} non-zero bytes after the end of the tar archive", digest)
         except MalformedContent as e:
             self._unknown("", f"layer could not be fully read: {e.diagnostics()}", digest)
-        except (tarfile.TarError, EOFError) as e:
+        except (tarfile.TarError, EOFError, ValueError) as e:  # hostile headers reach odd corners
             self._unknown("", f"layer could not be fully read: not a valid tar stream ({e})", digest)
         self._apply_hides(hides, digest)
 
@@ -100,8 +101,8 @@ class _Unpacker:
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, digest: Digest, hides: list[tuple[str, bool]]
     ) -> None:
         try:
-            path = normalise(member.name, self.limits.max_path_length)
-        except UnsafePath as e:
+            path = self._place(normalise(member.name, self.limits.max_path_length))
+        except (UnsafePath, ResolveError) as e:
             self._unknown(member.name[: self.limits.max_path_length], f"refused tar member: {e}", digest)
             return
         if not path:
@@ -121,8 +122,8 @@ class _Unpacker:
             link = member.linkname
         elif kind is EntryType.HARDLINK:
             try:
-                link = normalise(member.linkname, self.limits.max_path_length)
-            except UnsafePath as e:
+                link = self._place(normalise(member.linkname, self.limits.max_path_length))
+            except (UnsafePath, ResolveError) as e:
                 self._unknown(path, f"hardlink target {member.linkname!r} refused: {e}", digest)
                 return
             target = self.index.live.get(link)
@@ -144,6 +145,22 @@ class _Unpacker:
         elif kind is EntryType.OTHER:
             self._unknown(path, f"unsupported tar member type {member.type!r}", digest)
 
+    def _place(self, path: str) -> str:
+        """Where a member lands: through any symlinked parent directory, but never outside the root.
+
+        Extracting ``etc/os-release`` when ``etc`` is a symlink to ``x`` writes ``x/os-release``; the
+        index must put it there too, or a scanner reading ``etc/os-release`` would miss it.
+        """
+        if not self.symlinks:
+            return path
+        parent, _, name = path.rpartition("/")
+        prefix = ""
+        for part in parent.split("/") if parent else ():
+            prefix = join(prefix, part)
+            if prefix in self.symlinks:
+                return join(self.index.resolve(parent), name)
+        return path
+
     def _put(self, entry: Entry, digest: Digest, hides: list[tuple[str, bool]]) -> None:
         live = self.index.live
         previous = live.get(entry.path)
@@ -154,6 +171,10 @@ class _Unpacker:
             if previous.type is EntryType.DIR and entry.type is not EntryType.DIR:
                 hides.append((entry.path, False))  # a non-directory replaces a lower directory's subtree
         live[entry.path] = entry
+        if entry.type is EntryType.SYMLINK:
+            self.symlinks.add(entry.path)
+        elif previous is not None and previous.type is EntryType.SYMLINK:
+            self.symlinks.discard(entry.path)
 
     def _read_content(
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, entry: Entry, digest: Digest
@@ -214,6 +235,7 @@ class _Unpacker:
             if entry.layer == digest:
                 continue
             del live[key]
+            self.symlinks.discard(key)
             self.index.contents.pop(key, None)
             self.index.removed.append(replace(entry, deleted_by=digest))
 
