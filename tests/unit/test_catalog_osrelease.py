@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from imagetrust.audit.catalog import detect_os, parse_os_release
+import io
+import tarfile
+
+from imagetrust.audit.catalog import content_policy, default_catalogers, detect_os, parse_os_release
 from imagetrust.audit.catalog.purl import make_purl
-from imagetrust.audit.unpack import FileIndex
+from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
+from imagetrust.oci.digest import Digest
 
 
 def test_os_release_fields_and_quoting() -> None:
@@ -24,7 +28,7 @@ PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
     assert found.distro_qualifier == "debian-12"
 
 
-def test_etc_wins_over_usr_lib_and_symlinked_os_release_is_followed() -> None:
+def test_etc_wins_over_usr_lib() -> None:
     files = FileIndex.from_contents({"usr/lib/os-release": b"ID=ubuntu\nVERSION_ID=22.04\n"})
     found = detect_os(files)
     assert found is not None and (found.id, found.version_id, found.source) == (
@@ -53,4 +57,26 @@ def test_purl_encoding() -> None:
     )
     assert (
         make_purl("deb", "debian", "g++", "4:12.2.0-3", {"arch": None}) == "pkg:deb/debian/g%2B%2B@4:12.2.0-3"
+    )
+
+
+def test_debian_style_symlinked_os_release_through_the_unpacker() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        link = tarfile.TarInfo("etc/os-release")
+        link.type, link.linkname = tarfile.SYMTYPE, "../usr/lib/os-release"
+        tar.addfile(link)
+        data = b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+        real = tarfile.TarInfo("usr/lib/os-release")
+        real.size = len(data)
+        tar.addfile(real, io.BytesIO(data))
+    raw = buf.getvalue()
+    index = unpack_layers(
+        [LayerInput(io.BytesIO(raw), Digest.of(raw), "none")], content_policy(default_catalogers())
+    )
+    found = detect_os(index)
+    assert found is not None and (found.id, found.version_id, found.source) == (
+        "debian",
+        "12",
+        "etc/os-release",
     )
