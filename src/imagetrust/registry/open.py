@@ -1,0 +1,30 @@
+"""One door to every image source: registry references and offline files alike."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from imagetrust.limits import Limits
+from imagetrust.oci.reference import DockerArchiveRef, OciArchiveRef, OciLayoutRef, RegistryRef
+from imagetrust.registry.archive import open_offline_store
+from imagetrust.registry.cache import BlobCache
+from imagetrust.registry.options import RegistryOptions
+from imagetrust.registry.repository import open_repository
+from imagetrust.registry.store import ImageStore
+
+
+def open_store(
+    ref: RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef,
+    options: RegistryOptions,
+    limits: Limits,
+    cache: BlobCache | None,
+) -> ImageStore:
+    """Open the store a reference names; nothing is fetched until the store is asked for something.
+
+    The cache is used for registries only: offline files are already local and are verified as read.
+    """
+    if isinstance(ref, RegistryRef):
+        if options.limits != limits:
+            options = replace(options, limits=limits)
+        return open_repository(ref, options, cache)
+    return open_offline_store(ref, limits)

@@ -1,0 +1,1 @@
+"""Documents imagetrust produces, and their renderers (JSON, text, ...)."""
