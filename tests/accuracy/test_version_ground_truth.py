@@ -76,13 +76,13 @@ CASES = [
     # it as a trailing null, giving [1, [[1]]] > [1, [1]].
     Case("maven-versions.txt", registry.MAVEN, 102, disagree=frozenset({"1-1 = 1-ga-1"})),
     Case("packagist-versions-generated.txt", registry.COMPOSER, 10630),
-    # php-src versioning.c canonicalises "1.2.3.#" to "1.2.3." and then compares the empty trailing
-    # part as the empty string against "#N#", which is "less"; osv-scalibr's own reading says "equal".
+    # Branch names and '#' parts: PHP's version_compare is not an order on those ("#" equals both 0 and 1),
+    # so the Composer comparator refuses them (see composer.validate).
     Case(
         "packagist-versions.txt",
         registry.COMPOSER,
         95,
-        disagree=frozenset({"1.2.3.# = 1.2.3", "1.2.3.# = 1.2.3.#", "1.2.3.# = 1.2.3.1"}),
+        refused=frozenset({"dev-foo", "1.2.3.#", "1.2.3.#.1", "1.2.3.#.p3", "1.2.3.#.beta"}),
     ),
     Case("rubygems-versions-generated.txt", registry.RUBYGEMS, 4098),
     # "1beta" does not match Gem::Version's pattern (a letter needs a '.' before it); RubyGems raises.

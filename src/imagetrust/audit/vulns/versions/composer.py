@@ -13,12 +13,13 @@ follows php-src ``ext/standard/versioning.c``:
   against ``#``.
 
 PHP reads numbers with ``strtol``, which saturates at 2^63-1; we compare them exactly.  Only empty
-strings and whitespace or control characters are refused: ``version_compare`` orders anything else.
+strings that are not shaped like a version are refused (see :func:`validate`).
 """
 
 from __future__ import annotations
 
 from imagetrust.audit.vulns.versions._common import (
+    invalid,
     is_ascii_alpha,
     is_ascii_digit,
     number_key,
@@ -117,8 +118,25 @@ def _strip_v(version: str) -> str:
     return version[1:] if version[:1] in ("v", "V") else version
 
 
+_ALLOWED = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_+")
+
+
 def validate(version: str) -> None:
+    """Refuse what ``version_compare`` cannot order consistently.
+
+    On arbitrary strings PHP's function is not an order at all (``"C_"`` is less than itself, ``"#"``
+    equals both ``"0"`` and ``"1"``).  Restricted to a digit first, then letters, digits and the
+    separators ``. - _ +`` with no empty part, it is a total order; every tagged release and every
+    version in the ground truth has that shape.  Branch names (``dev-main``) are refused.
+    """
     reject_blank_or_control(SCHEME, version)
+    body = _strip_v(version)
+    if not body or not is_ascii_digit(body[0]):
+        raise invalid(SCHEME, version, "does not start with a number")
+    if any(ch not in _ALLOWED for ch in body):
+        raise invalid(SCHEME, version, "contains a character other than letters, digits and . - _ +")
+    if body[-1] in ".-_+":
+        raise invalid(SCHEME, version, "ends with a separator")
 
 
 def compare(a: str, b: str) -> int:
