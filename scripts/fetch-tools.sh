@@ -41,15 +41,14 @@ TOOLSPEC=(
 # Libraries skopeo links that a minimal bookworm machine may lack.
 LIBSPEC=(libgpgme11/bookworm libassuan0/bookworm)
 
-fetch() {  # fetch PKG/SUITE DEST -> unpacks into DEST, prints nothing
+fetch() {  # fetch PKG/SUITE DEST -> unpacks exactly that package version into DEST
   local spec=$1 dest=$2
-  ( cd "$DEBS" && apt-get "${APTOPTS[@]}" download "$spec" >/dev/null 2>&1 ) || {
+  local where="$DEBS/${spec//\//_}"  # one download folder per package/suite, so versions never mix
+  rm -rf "$where" && mkdir -p "$where"
+  ( cd "$where" && apt-get "${APTOPTS[@]}" download "$spec" >/dev/null 2>&1 ) || {
     echo "fetch-tools: could not download $spec" >&2; return 1; }
-  local pkg=${spec%%/*}
-  local deb
-  deb=$(ls -t "$DEBS/${pkg}_"*.deb | head -n 1)
   mkdir -p "$dest"
-  dpkg -x "$deb" "$dest"
+  dpkg -x "$where"/*.deb "$dest"
 }
 
 for spec in "${LIBSPEC[@]}"; do
@@ -59,6 +58,7 @@ find "$ROOTS/libs" -name '*.so*' -exec cp -a {} "$TOOLS/lib/" \;
 
 for line in "${TOOLSPEC[@]}"; do
   read -r name spec binary <<<"$line"
+  rm -rf "${ROOTS:?}/$name"
   fetch "$spec" "$ROOTS/$name"
   cat > "$TOOLS/bin/$name" <<WRAP
 #!/bin/sh

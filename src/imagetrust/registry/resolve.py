@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imagetrust.errors import MalformedContent, UsageError
+from imagetrust.errors import MalformedContent, NotFound, UsageError
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import (
@@ -27,6 +27,10 @@ _REFERENCE_TYPE = "vnd.docker.reference.type"
 
 class PlatformNotFound(UsageError):
     """The index has no manifest for the platform asked for."""
+
+
+class ImageNotFound(UsageError):
+    """The reference names no image: the user must correct it (exit 2), unlike an outage (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,10 @@ def _expect_manifest(parsed: Manifest | Index, what: str) -> Manifest:
 
 def resolve_image(store: ImageStore, selection: PlatformSelection, limits: Limits) -> ResolvedImage:
     """Resolve the store's reference once, then load the selected platform manifests by digest."""
-    top_descriptor = store.resolve()
+    try:
+        top_descriptor = store.resolve()
+    except NotFound as e:
+        raise ImageNotFound(f"image not found: {e.diagnostics()}") from e
     top = store.get_manifest(top_descriptor.digest).parse(limits)
     if isinstance(top, Manifest):
         image = _load_platform_image(store, top, None, limits)

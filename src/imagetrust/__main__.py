@@ -1,0 +1,5 @@
+"""``python -m imagetrust``."""
+
+from imagetrust.cli.main import entry
+
+entry()
