@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
-from tests.support.registry import RegistryServer, TinyImage, options_for, push_image, skopeo_push
+from tests.support.registry import (
+    RegistryServer,
+    TinyImage,
+    build_tiny_image,
+    options_for,
+    push_image,
+    skopeo_push,
+)
 
-from imagetrust.errors import NotFound
+from imagetrust.errors import IntegrityError, NotFound
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Manifest
 from imagetrust.oci.reference import parse_registry_ref
@@ -46,6 +54,19 @@ def test_push_then_pull_round_trip(any_registry: RegistryServer, tiny_image: Tin
     with repo.open_blob(parsed.layers[0]) as stream:
         data = stream.read()
     assert hashlib.sha256(data).hexdigest() == tiny_image.layer.digest.hex
+
+
+def test_push_blob_streams_and_skips_existing(registry_token: RegistryServer, tmp_path: Path) -> None:
+    image = build_tiny_image(tmp_path / "layout", note="streamed upload")
+    repo = _fresh(registry_token, "roundtrip/stream:v1")
+    assert repo.push_blob(image.layer, io.BytesIO(image.layer_raw)) is True
+    before = repo.request_count
+    assert repo.push_blob(image.layer, image.layer_raw) is False  # HEAD says it is there
+    assert repo.request_count == before + 1
+    assert repo.read_blob(image.layer, 1 << 20) == image.layer_raw
+    lie = type(image.layer)(image.layer.media_type, image.config.digest, image.layer.size)
+    with pytest.raises(IntegrityError):
+        repo.push_blob(lie, image.layer_raw)
 
 
 def test_resolve_fetches_the_manifest_once(any_registry: RegistryServer, tiny_image: TinyImage) -> None:

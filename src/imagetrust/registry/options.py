@@ -67,9 +67,17 @@ def plain_http_allowed(host: str, options: RegistryOptions) -> bool:
     """Plain HTTP only for loopback hosts or hosts the user listed as insecure; HTTPS everywhere else."""
     if is_loopback(host):
         return True
-    insecure = {entry.lower() for entry in options.insecure_registries}
+    insecure = {_bare_host(entry) for entry in options.insecure_registries}
     name, _ = split_host(host)
     return host.lower() in insecure or name.lower() in insecure
+
+
+def _bare_host(entry: str) -> str:
+    """``http://lab:5000/`` as users sometimes write it, reduced to ``lab:5000``."""
+    text = entry.strip().lower()
+    for prefix in ("http://", "https://"):
+        text = text.removeprefix(prefix)
+    return text.split("/", 1)[0]
 
 
 def credentials_allowed_over(scheme: str, host: str) -> bool:

@@ -224,7 +224,9 @@ class RegistryRepository:
             digest.check(data, what)
             body: bytes | BinaryIO = data
         else:
-            body = cast(BinaryIO, VerifyingReader(data, digest, descriptor.size, what))
+            body = cast(
+                BinaryIO, _SizedBody(VerifyingReader(data, digest, descriptor.size, what), descriptor.size)
+            )
         head = self.client.request("HEAD", f"{self._base}/blobs/{digest}", scopes=self._push, what=what)
         head.close()
         if head.status_code == 200:
@@ -247,7 +249,7 @@ class RegistryRepository:
             target,
             scopes=self._push,
             what=what,
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(descriptor.size)},
+            headers={"Content-Type": "application/octet-stream"},
             data=body,
         )
         if put.status_code != 201:
@@ -392,6 +394,20 @@ class RegistryRepository:
             raise RegistryProtocolError(
                 f"{self._label}: {what}: registry points to another host ({urlsplit(target).netloc})"
             )
+
+
+class _SizedBody:
+    """A stream with a known length, so requests sends ``Content-Length`` rather than chunked lines."""
+
+    def __init__(self, reader: VerifyingReader, size: int) -> None:
+        self._reader = reader
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, size: int = -1) -> bytes:
+        return self._reader.read(size)
 
 
 def _manifest_media_type(content_type: str, raw: bytes) -> str:
