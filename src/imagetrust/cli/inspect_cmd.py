@@ -9,7 +9,7 @@ import click
 
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
-from imagetrust.pipeline import inspect_image
+from imagetrust.pipeline.inspect import inspect_image
 from imagetrust.report.inspect import inspect_document, inspect_text
 
 

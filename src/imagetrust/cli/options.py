@@ -11,7 +11,7 @@ import click
 
 from imagetrust.errors import UsageError
 from imagetrust.oci.platform import Platform
-from imagetrust.pipeline import SourceSettings
+from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.resolve import PlatformSelection
 

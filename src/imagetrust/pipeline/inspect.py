@@ -1,17 +1,9 @@
-"""The orchestrator: resolve once, then discover (and, later, verify, audit and evaluate).
-
-This is the one place that decides what to fetch and in what order; everything it calls is either a pure
-function or an edge that does I/O through the ``ImageStore`` protocol.
-"""
+"""``inspect``: resolve once, load the chosen platforms, list attached evidence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 from imagetrust.discovery.attached import find_attached
 from imagetrust.errors import UsageError
-from imagetrust.limits import DEFAULT_LIMITS, Limits
 from imagetrust.oci.reference import (
     DirRef,
     DockerArchiveRef,
@@ -20,27 +12,10 @@ from imagetrust.oci.reference import (
     RegistryRef,
     parse_source,
 )
-from imagetrust.registry.cache import BlobCache, default_cache_dir
+from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.registry.open import open_store
-from imagetrust.registry.options import RegistryOptions
-from imagetrust.registry.resolve import PlatformSelection, resolve_image
+from imagetrust.registry.resolve import resolve_image
 from imagetrust.report.inspect import InspectResult
-
-
-@dataclass(frozen=True)
-class SourceSettings:
-    """How to reach images: registry options, platform choice, cache and limits."""
-
-    registry: RegistryOptions = field(default_factory=RegistryOptions)
-    selection: PlatformSelection = field(default_factory=PlatformSelection)
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    limits: Limits = DEFAULT_LIMITS
-
-    def cache(self) -> BlobCache | None:
-        if not self.use_cache:
-            return None
-        return BlobCache(self.cache_dir or default_cache_dir())
 
 
 def _parse(reference: str) -> RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef:

@@ -1,0 +1,27 @@
+"""How every command reaches images: registry options, platform choice, cache and limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagetrust.limits import DEFAULT_LIMITS, Limits
+from imagetrust.registry.cache import BlobCache, default_cache_dir
+from imagetrust.registry.options import RegistryOptions
+from imagetrust.registry.resolve import PlatformSelection
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """How to reach images: registry options, platform choice, cache and limits."""
+
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    selection: PlatformSelection = field(default_factory=PlatformSelection)
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    limits: Limits = DEFAULT_LIMITS
+
+    def cache(self) -> BlobCache | None:
+        if not self.use_cache:
+            return None
+        return BlobCache(self.cache_dir or default_cache_dir())
