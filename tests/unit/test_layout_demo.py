@@ -8,7 +8,6 @@ import io
 import tarfile
 from pathlib import Path
 
-import pytest
 from tests.conftest import REPO
 
 from imagetrust.limits import Limits
@@ -63,9 +62,16 @@ def test_build_script_reproduces_the_committed_digest(tmp_path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     # input_packages() skips (fails in CI) when scripts/fetch-tools.sh has not run.
-    if module.sources_text() != (REPO / "fixtures" / "demo" / "SOURCES.txt").read_text():
-        pytest.skip("the fetched packages differ from fixtures/demo/SOURCES.txt (a Debian point release?)")
-    assert module.main([str(tmp_path / "layout")]) == 0
-    rebuilt = OciLayoutStore(tmp_path / "layout", "demo", LIMITS).resolve()
-    if rebuilt.digest != OciLayoutStore(DEMO, "demo", LIMITS).resolve().digest:
-        pytest.fail("scripts/build-demo.py no longer reproduces fixtures/demo/layout: rebuild and commit it")
+    same_inputs = module.sources_text() == (REPO / "fixtures" / "demo" / "SOURCES.txt").read_text()
+    assert module.main([str(tmp_path / "first")]) == 0
+    rebuilt = OciLayoutStore(tmp_path / "first", "demo", LIMITS).resolve()
+    if same_inputs:
+        committed = OciLayoutStore(DEMO, "demo", LIMITS).resolve()
+        assert rebuilt.digest == committed.digest, (
+            "scripts/build-demo.py no longer reproduces fixtures/demo/layout: rebuild and commit it"
+        )
+    else:
+        # Debian published a point release of an input package since the demo was built: the committed
+        # digest cannot be reproduced from today's archive, but the build must still be deterministic.
+        assert module.main([str(tmp_path / "second")]) == 0
+        assert OciLayoutStore(tmp_path / "second", "demo", LIMITS).resolve().digest == rebuilt.digest
