@@ -143,7 +143,9 @@ def test_error_names_the_input() -> None:
         ("oci:/srv/layout", OciLayoutRef(Path("/srv/layout"), None)),
         ("oci:/srv/layout:v1", OciLayoutRef(Path("/srv/layout"), "v1")),
         ("oci:relative/dir:latest", OciLayoutRef(Path("relative/dir"), "latest")),
-        ("oci:./a:b/c", OciLayoutRef(Path("./a:b/c"), None)),  # ':' followed by '/' belongs to the path
+        ("oci:./a:b/c", OciLayoutRef(Path("./a"), "b/c")),  # split at the first ':' like skopeo
+        ("docker-archive:save.tar:app:v1", DockerArchiveRef(Path("save.tar"), "app:v1")),
+        ("docker-archive:save.tar:@1", DockerArchiveRef(Path("save.tar"), "@1")),
         (f"oci:/l:sha256-{HEX}.sig", OciLayoutRef(Path("/l"), f"sha256-{HEX}.sig")),
         ("oci-archive:/tmp/img.tar", OciArchiveRef(Path("/tmp/img.tar"), None)),
         ("oci-archive:/tmp/img.tar:v2", OciArchiveRef(Path("/tmp/img.tar"), "v2")),

@@ -159,14 +159,30 @@ def parse_registry_ref(text: str) -> RegistryRef:
     return RegistryRef(registry, text, tag, digest)
 
 
-def _split_path_tag(body: str) -> tuple[Path, str | None]:
-    """``PATH[:TAG]``: the part after the last ``:`` is a tag only if it has no ``/`` (skopeo's rule)."""
-    path, colon, tag = body.rpartition(":")
-    if colon and path and "/" not in tag and tag:
-        if not _TAG_RE.fullmatch(tag) and not tag.startswith(("sha256-", "sha512-")):
-            raise InvalidReference(f"invalid tag {tag!r} in {body!r}")
-        return Path(path), tag
-    return Path(body), None
+_REF_NAME_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_REF_NAME_RE = re.compile(rf"{_REF_NAME_COMPONENT}(?:/{_REF_NAME_COMPONENT})*")
+
+
+def _split_path_tag(body: str, transport: str) -> tuple[Path, str | None]:
+    """``PATH[:NAME]`` split at the FIRST ``:``, as containers/image (skopeo) does on Unix.
+
+    A path containing ``:`` therefore cannot be named, exactly as with skopeo, and the digests and names
+    imagetrust and skopeo print for the same argument agree.  For oci layouts NAME is an OCI ref name; for
+    docker-archive it is a docker reference (``app:v1``) or ``@N``.
+    """
+    path, colon, name = body.partition(":")
+    if not path:
+        raise InvalidReference(f"{transport}: needs a path, as in {transport}:PATH")
+    if not colon:
+        return Path(path), None
+    valid = (
+        _REF_NAME_RE.fullmatch(name)
+        if transport != "docker-archive"
+        else (re.fullmatch(r"@[0-9]{1,6}", name) or _REF_NAME_RE.fullmatch(name))
+    )
+    if not valid:
+        raise InvalidReference(f"invalid image name {name!r} in {transport}:{body}")
+    return Path(path), name
 
 
 def parse_source(text: str) -> SourceRef:
@@ -179,7 +195,7 @@ def parse_source(text: str) -> SourceRef:
             raise InvalidReference(f"{transport}: needs a path, as in {transport}:PATH")
         if transport == "dir":
             return DirRef(Path(body))
-        path, tag = _split_path_tag(body)
+        path, tag = _split_path_tag(body, transport)
         if transport == "oci":
             return OciLayoutRef(path, tag)
         if transport == "oci-archive":

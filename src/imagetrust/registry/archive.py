@@ -493,21 +493,10 @@ class DockerArchiveStore:
         raise NotFound(f"{what}: not in the archive")
 
 
-def _split_docker_archive_ref(ref: DockerArchiveRef) -> tuple[Path, str | None]:
-    """``docker-archive:PATH:NAME:TAG`` parses as path ``PATH:NAME``, tag ``TAG``; put the name back."""
-    if ref.path.exists() or ":" not in str(ref.path):
-        return ref.path, ref.tag
-    head, _, name = str(ref.path).rpartition(":")
-    if not Path(head).exists():
-        return ref.path, ref.tag
-    return Path(head), f"{name}:{ref.tag}" if ref.tag else name
-
-
 def open_offline_store(ref: OciLayoutRef | OciArchiveRef | DockerArchiveRef, limits: Limits) -> ImageStore:
     """The store for an offline reference (``oci:``, ``oci-archive:``, ``docker-archive:``)."""
     if isinstance(ref, OciLayoutRef):
         return OciLayoutStore(ref.path, ref.tag, limits)
     if isinstance(ref, OciArchiveRef):
         return OciArchiveStore(ref.path, ref.tag, limits)
-    path, tag = _split_docker_archive_ref(ref)
-    return DockerArchiveStore(path, tag, limits)
+    return DockerArchiveStore(ref.path, ref.tag, limits)
