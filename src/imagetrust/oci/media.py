@@ -34,3 +34,18 @@ def layer_compression(media_type: str) -> str:
     if media_type.endswith(".tar") or media_type == "application/vnd.docker.image.rootfs.diff.tar":
         return "none"
     return "unknown"
+
+
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def compression_from_magic(head: bytes) -> str:
+    """``gzip``, ``zstd``, ``bzip2``, ``xz`` or ``none`` from a blob's first bytes.
+
+    Media types are hints, not facts: skopeo serves docker-archive layers uncompressed under a ``+gzip``
+    media type, so readers decide from the bytes.
+    """
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return "none"

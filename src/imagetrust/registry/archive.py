@@ -49,10 +49,6 @@ from imagetrust.registry.store import FetchedManifest, ImageStore
 from imagetrust.registry.stream import VerifyingReader, read_verified
 
 DOCKER_LAYER = media.DOCKER_LAYER_GZIP  # what containers/image writes for every docker-archive layer
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_BZIP2_MAGIC = b"BZh"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
 _LINK_HOPS = 8
 _CHUNK = 1 << 20
 
@@ -114,12 +110,10 @@ class TarIndex:
                 magic = handle.read(6)
         except OSError as e:
             raise LocalInputError(f"{location}: cannot open the archive: {e.strerror or e}") from e
-        if magic.startswith(_GZIP_MAGIC):
-            self._gzip = True
-        elif magic.startswith((_ZSTD_MAGIC, _BZIP2_MAGIC, _XZ_MAGIC)):
+        compression = media.compression_from_magic(magic)
+        if compression not in ("gzip", "none"):
             raise LocalInputError(f"{location}: only plain or gzip-compressed tar archives are supported")
-        else:
-            self._gzip = False
+        self._gzip = compression == "gzip"
         self._members = self._index()
 
     def _index(self) -> dict[str, tarfile.TarInfo]:
@@ -217,18 +211,6 @@ class _Synthesised:
     config: Descriptor
     config_member: str
     layers: dict[Digest, _Layer]
-
-
-def _sniff(head: bytes) -> str:
-    if head.startswith(_GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(_ZSTD_MAGIC):
-        return "zstd"
-    if head.startswith(_BZIP2_MAGIC):
-        return "bzip2"
-    if head.startswith(_XZ_MAGIC):
-        return "xz"
-    return "none"
 
 
 def _decompressing(raw: BinaryIO, compression: str) -> BinaryIO:
@@ -359,7 +341,7 @@ class DockerArchiveStore:
         handle, size = opened
         with handle:
             head = handle.peek(6)[:6] if isinstance(handle, io.BufferedReader) else b""
-            compression = _sniff(head)
+            compression = media.compression_from_magic(head)
             if compression == "none":
                 return _Layer(name, size, compression)
             # The manifest names the uncompressed size: a compressed layer is decompressed once to count it.
