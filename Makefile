@@ -20,9 +20,11 @@ tools: tools/.complete
 demo: $(STAMP)
 	$(BIN)/imagetrust inspect oci:fixtures/demo/layout:demo
 
+LINT_DIRS := $(wildcard src tests bench scripts)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check $(LINT_DIRS)
+	$(BIN)/ruff format --check $(LINT_DIRS)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
