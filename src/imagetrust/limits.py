@@ -38,6 +38,8 @@ class Limits:
     read_timeout_seconds: float = 30.0
     dsse_signatures: int = 16  # signatures accepted in one DSSE envelope
     statement_subjects: int = 1024  # subjects accepted in one in-toto Statement
+    attached_items: int = 100  # signature/attestation layers or bundle referrers verified per subject
+    bundle_entries: int = 32  # tlog entries or timestamps accepted in one sigstore bundle
     # layer unpacking (audit/unpack)
     max_decompressed_bytes: int = 64 * GiB  # all layers of one image, after decompression
     max_files: int = 2_000_000  # tar members across all layers
