@@ -47,6 +47,12 @@ class Limits:
     max_link_depth: int = 40  # symlinks followed while resolving one path (Linux uses 40)
     max_file_content_bytes: int = 64 * MiB  # one file kept in memory for a cataloger/scanner
     max_total_content_bytes: int = 512 * MiB  # all kept file contents together
+    # malware scanning (audit/malware)
+    malware_scan_bytes: int = 64 * MiB  # one file (or archive member) buffered for YARA and archive recursion
+    nested_archive_depth: int = 4  # archives inside archives inside an image file
+    nested_archive_members: int = 10_000  # members read from one archive found in an image
+    nested_archive_bytes: int = 512 * MiB  # bytes expanded from one image file, all nesting levels together
+    nested_archive_ratio: int = 1000  # expanded/compressed size above which a member is refused as a bomb
 
 
 DEFAULT_LIMITS = Limits()
