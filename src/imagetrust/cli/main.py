@@ -9,7 +9,9 @@ import click
 
 from imagetrust import __version__
 from imagetrust.cli.console import Console
+from imagetrust.cli.audit_cmd import audit_command
 from imagetrust.cli.inspect_cmd import inspect_command
+from imagetrust.cli.verify_cmd import verify_command
 from imagetrust.errors import ExitCode, ImageTrustError
 
 
@@ -30,7 +32,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="imagetrust: %(message)s")
 
 
+cli.add_command(audit_command)
 cli.add_command(inspect_command)
+cli.add_command(verify_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,190 @@
+"""``imagetrust verify``: are IMAGE's signatures and attestations from the signers expected?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from cryptography import x509
+
+from imagetrust.cli.console import write_document
+from imagetrust.cli.options import build_settings, output_options, source_options
+from imagetrust.errors import CouldNotCheck, LocalInputError, UsageError, VerificationFailed
+from imagetrust.pipeline.verify import VerifyOptions, verify_image
+from imagetrust.report.verify import Outcome, verify_document, verify_text
+from imagetrust.trust.keys import load_public_key
+from imagetrust.verify.identity import IdentityPolicy
+from imagetrust.verify.slsa import ProvenanceExpectation
+from imagetrust.verify.statement import resolve_predicate_type
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_MAX_PEM_BYTES = 1024 * 1024
+_WORKFLOW_CLAIMS = (
+    ("workflow_repository", "github_workflow_repository"),
+    ("workflow_ref", "github_workflow_ref"),
+    ("workflow_trigger", "github_workflow_trigger"),
+    ("workflow_sha", "github_workflow_sha"),
+    ("workflow_name", "github_workflow_name"),
+)
+
+
+def _load_roots(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
+    roots: list[x509.Certificate] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()[: _MAX_PEM_BYTES + 1]
+            if len(data) > _MAX_PEM_BYTES:
+                raise LocalInputError(f"{path}: too large to be a certificate file")
+            roots.extend(x509.load_pem_x509_certificates(data))
+        except OSError as e:
+            raise LocalInputError(f"{path}: cannot read certificates ({e.strerror or e})") from e
+        except ValueError as e:
+            raise LocalInputError(f"{path}: not a PEM certificate file") from e
+    return tuple(roots)
+
+
+def _identity(
+    identity: str | None,
+    identity_regexp: str | None,
+    issuer: str | None,
+    issuer_regexp: str | None,
+    claims: tuple[tuple[str, str], ...],
+) -> IdentityPolicy | None:
+    if identity is None and identity_regexp is None and issuer is None and issuer_regexp is None:
+        if claims:
+            raise UsageError("--certificate-github-workflow-* flags need --certificate-identity and issuer")
+        return None
+    if identity is not None and identity_regexp is not None:
+        raise UsageError("give --certificate-identity or --certificate-identity-regexp, not both")
+    if issuer is not None and issuer_regexp is not None:
+        raise UsageError("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both")
+    if identity is None and identity_regexp is None:
+        raise UsageError("keyless verification needs --certificate-identity or --certificate-identity-regexp")
+    if issuer is None and issuer_regexp is None:
+        raise UsageError(
+            "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+        )
+    return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, claims)
+
+
+def _provenance(
+    builder_id: str | None,
+    source_uri: str | None,
+    source_tag: str | None,
+    source_branch: str | None,
+    build_type: str | None,
+) -> ProvenanceExpectation | None:
+    if not any((builder_id, source_uri, source_tag, source_branch, build_type)):
+        return None
+    if not builder_id or not source_uri:
+        raise UsageError("SLSA provenance checks need both --slsa-builder-id and --slsa-source-uri")
+    return ProvenanceExpectation(builder_id, source_uri, source_tag, source_branch, build_type)
+
+
+@click.command("verify")
+@click.argument("image")
+@click.option("--key", "keys", multiple=True, type=_FILE, help="PEM public key to trust (repeatable).")
+@click.option("--certificate-identity", help="Expected keyless signer identity (exact).")
+@click.option("--certificate-identity-regexp", help="Expected signer identity, as a fully matched regexp.")
+@click.option("--certificate-oidc-issuer", help="Expected OIDC issuer of the signing certificate (exact).")
+@click.option("--certificate-oidc-issuer-regexp", help="Expected OIDC issuer, as a fully matched regexp.")
+@click.option(
+    "--certificate-github-workflow-repository", "workflow_repository", help="Expected workflow repo."
+)
+@click.option("--certificate-github-workflow-ref", "workflow_ref", help="Expected workflow ref claim.")
+@click.option("--certificate-github-workflow-trigger", "workflow_trigger", help="Expected workflow trigger.")
+@click.option("--certificate-github-workflow-sha", "workflow_sha", help="Expected workflow commit SHA.")
+@click.option("--certificate-github-workflow-name", "workflow_name", help="Expected workflow name.")
+@click.option(
+    "--fulcio-root", "fulcio_roots", multiple=True, type=_FILE, help="PEM Fulcio root(s) (legacy keyless)."
+)
+@click.option(
+    "--rekor-key", "rekor_keys", multiple=True, type=_FILE, help="PEM Rekor public key (repeatable)."
+)
+@click.option("--trusted-root", type=_FILE, help="sigstore trusted_root.json for keyless bundles.")
+@click.option("--threshold", type=int, default=1, show_default=True, help="Distinct signers required.")
+@click.option(
+    "--type", "types", multiple=True, help="Require a verified attestation of this type (URI or name)."
+)
+@click.option("--slsa-builder-id", help="Expected SLSA builder id (any version unless it has @ref).")
+@click.option("--slsa-source-uri", help="Expected source repository, e.g. github.com/org/repo.")
+@click.option("--slsa-source-tag", help="Expected source tag (refs/tags/TAG).")
+@click.option("--slsa-source-branch", help="Expected source branch (refs/heads/BRANCH).")
+@click.option("--slsa-build-type", help="Expected SLSA buildType.")
+@click.option("--attestations-only", is_flag=True, help="Do not require signatures, only attestations.")
+@click.option(
+    "--signature-repository",
+    envvar=["IMAGETRUST_SIGNATURE_REPOSITORY", "COSIGN_REPOSITORY"],
+    metavar="REGISTRY/REPO",
+    help="Look for signatures in this repository instead (env COSIGN_REPOSITORY).",
+)
+@click.option("--bind-repository", is_flag=True, help="Signed docker-reference must name IMAGE's repository.")
+@source_options
+@output_options
+def verify_command(
+    image: str,
+    keys: tuple[Path, ...],
+    certificate_identity: str | None,
+    certificate_identity_regexp: str | None,
+    certificate_oidc_issuer: str | None,
+    certificate_oidc_issuer_regexp: str | None,
+    fulcio_roots: tuple[Path, ...],
+    rekor_keys: tuple[Path, ...],
+    trusted_root: Path | None,
+    threshold: int,
+    types: tuple[str, ...],
+    slsa_builder_id: str | None,
+    slsa_source_uri: str | None,
+    slsa_source_tag: str | None,
+    slsa_source_branch: str | None,
+    slsa_build_type: str | None,
+    attestations_only: bool,
+    signature_repository: str | None,
+    bind_repository: bool,
+    output_format: str,
+    output: Path | None,
+    **rest: object,
+) -> None:
+    """Verify IMAGE's signatures and attestations; exit 0 verified, 1 failed, 3 could not check.
+
+    IMAGE is a registry reference or an offline source (oci:PATH[:TAG], oci-archive:..., docker-archive:...).
+    Signatures are looked for in cosign tags (sha256-<hex>.sig/.att) and OCI referrers (sigstore bundles).
+    """
+    claims = tuple(
+        (claim, str(rest.pop(name))) for name, claim in _WORKFLOW_CLAIMS if rest.get(name) is not None
+    )
+    for name, _ in _WORKFLOW_CLAIMS:
+        rest.pop(name, None)
+    settings = build_settings(**rest)  # type: ignore[arg-type]
+    options = VerifyOptions(
+        keys=tuple(load_public_key(p) for p in keys),
+        identity=_identity(
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            claims,
+        ),
+        fulcio_roots=_load_roots(fulcio_roots),
+        rekor_keys=tuple(load_public_key(p) for p in rekor_keys),
+        trusted_root=trusted_root,
+        threshold=threshold,
+        predicate_types=tuple(resolve_predicate_type(t) for t in types),
+        provenance=_provenance(
+            slsa_builder_id, slsa_source_uri, slsa_source_tag, slsa_source_branch, slsa_build_type
+        ),
+        require_signatures=not attestations_only,
+        signature_repository=signature_repository,
+        bind_repository=bind_repository,
+    )
+    result = verify_image(image, settings, options)
+    if output_format == "json":
+        text = json.dumps(verify_document(result), indent=2) + "\n"
+    else:
+        text = verify_text(result)
+    write_document(text, output)
+    if result.outcome is Outcome.FAILED:
+        raise VerificationFailed(f"verification failed: {result.reason}")
+    if result.outcome is Outcome.INDETERMINATE:
+        raise CouldNotCheck(f"could not check: {result.reason}")

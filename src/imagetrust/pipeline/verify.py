@@ -1,0 +1,545 @@
+"""``verify``: resolve once, discover everything attached to each subject digest, verify each item, decide.
+
+Per subject the outcome is one of three.  Any ``CouldNotCheck`` while discovering or reading evidence
+(5xx, 429, timeouts, bounds exceeded) makes that subject INDETERMINATE, never "unsigned".  Items that fail
+verification are kept with their reason; a subject passes only when enough DISTINCT signers verified and
+every required attestation type verified with this digest as its subject.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from imagetrust.discovery.attached import find_attached
+from imagetrust.discovery.referrers import sigstore_bundle_referrers
+from imagetrust.errors import CouldNotCheck, NotFound, UsageError, VerificationFailed
+from imagetrust.limits import Limits
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.manifest import Index, Manifest
+from imagetrust.oci.reference import DirRef, RegistryRef, parse_registry_ref, parse_source
+from imagetrust.pipeline.settings import SourceSettings
+from imagetrust.registry.open import open_store
+from imagetrust.registry.resolve import ImageNotFound, resolve_image
+from imagetrust.registry.store import ImageStore
+from imagetrust.report.verify import (
+    FoundIn,
+    ItemResult,
+    Outcome,
+    Requirements,
+    Signer,
+    SubjectResult,
+    VerifyResult,
+)
+from imagetrust.trust.keys import KeyId, PublicKey
+from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
+from imagetrust.verify.dsse import parse_envelope, verify_envelope
+from imagetrust.verify.encoding import b64decode
+from imagetrust.verify.evidence import (
+    AttestationItem,
+    BundleItem,
+    Origin,
+    SignatureItem,
+    attestation_items,
+    bundle_items,
+    signature_items,
+)
+from imagetrust.verify.identity import IdentityPolicy
+from imagetrust.verify.keyless import verify_keyless_attestation, verify_keyless_signature
+from imagetrust.verify.rekor import require_hashedrekord, verify_rekor_bundle
+from imagetrust.verify.results import CertIdentity, Statement, VerifiedStatement
+from imagetrust.verify.simplesigning import SIMPLE_SIGNING_MEDIA_TYPE, verify_simple_signing
+from imagetrust.verify.slsa import SLSA_V02, SLSA_V1, ProvenanceExpectation, verify_provenance
+from imagetrust.verify.statement import require_subject, statement_from_envelope
+
+COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+_NO_TLOG = "no tlog verification (no Rekor key given)"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """Trust material and requirements for one ``verify`` run (see docs/verify.md)."""
+
+    keys: tuple[PublicKey, ...] = ()
+    identity: IdentityPolicy | None = None
+    fulcio_roots: tuple[x509.Certificate, ...] = ()
+    rekor_keys: tuple[PublicKey, ...] = ()
+    trusted_root: Path | None = None  # sigstore trusted_root.json, for keyless bundles
+    threshold: int = 1
+    predicate_types: tuple[str, ...] = ()  # full URIs
+    provenance: ProvenanceExpectation | None = None
+    require_signatures: bool = True
+    signature_repository: str | None = None  # COSIGN_REPOSITORY-style alternate repository
+    bind_repository: bool = False  # simple-signing docker-reference must name the image's repository
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise UsageError(f"--threshold must be at least 1, got {self.threshold}")
+        if not self.keys and self.identity is None:
+            raise UsageError(
+                "nothing to verify against: give --key, or --certificate-identity[-regexp] with "
+                "--certificate-oidc-issuer[-regexp]"
+            )
+        distinct = {k.key_id for k in self.keys}
+        if self.identity is None and self.threshold > len(distinct):
+            raise UsageError(
+                f"--threshold {self.threshold} can never be met by {len(distinct)} distinct key(s)"
+            )
+        if not self.require_signatures and not self.predicate_types and self.provenance is None:
+            raise UsageError("--attestations-only needs --type or SLSA provenance flags")
+
+
+@dataclass(frozen=True)
+class _Subject:
+    digest: Digest
+    raw: bytes
+    role: str
+    platform: str | None
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _found(origin: Origin) -> FoundIn:
+    return FoundIn(origin.repository, origin.kind, origin.manifest, origin.layer, origin.tag)
+
+
+def _key_signer(key_id: KeyId) -> Signer:
+    return Signer(key_id=str(key_id))
+
+
+def _identity_signer(identity: CertIdentity) -> Signer:
+    return Signer(identity=identity.san, issuer=identity.issuer)
+
+
+def _key(options: VerifyOptions, key_id: KeyId) -> PublicKey:
+    return next(k for k in options.keys if k.key_id == key_id)
+
+
+def _keyless_ready(options: VerifyOptions) -> str | None:
+    """Why legacy keyless items cannot be verified with these options, or None when they can."""
+    if options.identity is None:
+        return "signed with a certificate (keyless), but no --certificate-identity/--certificate-oidc-issuer"
+    if not options.fulcio_roots or not options.rekor_keys:
+        return "keyless signature needs trusted --fulcio-root and --rekor-key material"
+    return None
+
+
+def _attestation_checks(
+    statement: VerifiedStatement, subject: Digest, options: VerifyOptions
+) -> VerifiedStatement:
+    require_subject(statement, subject)
+    if options.provenance is not None and statement.predicate_type in (SLSA_V02, SLSA_V1):
+        verify_provenance(statement, options.provenance)
+    return statement
+
+
+# ------------------------------------------------------------------------------------- signatures
+
+
+def _keyed_signature(
+    item: SignatureItem, subject: _Subject, options: VerifyOptions, ref: RegistryRef | None, limits: Limits
+) -> ItemResult:
+    assert item.signature is not None
+    verified = verify_simple_signing(
+        item.payload, item.signature, options.keys, subject.digest, repository=ref, limits=limits
+    )
+    tlog, index = _NO_TLOG, None
+    if options.rekor_keys:
+        if not item.rekor_bundle:
+            raise VerificationFailed("a Rekor key was given but the signature carries no Rekor bundle")
+        entry = verify_rekor_bundle(item.rekor_bundle, options.rekor_keys, limits=limits)
+        signature = b64decode(item.signature, "cosign signature")
+        require_hashedrekord(entry, item.payload, signature, _key(options, verified.signer))
+        tlog, index = f"Rekor entry {entry.log_index} verified (SET)", entry.log_index
+    return ItemResult(
+        "signature",
+        "cosign simple-signing",
+        True,
+        "verified",
+        _found(item.origin),
+        _key_signer(verified.signer),
+        None,
+        tlog,
+        index,
+    )
+
+
+def _verify_signature(
+    item: SignatureItem, subject: _Subject, options: VerifyOptions, ref: RegistryRef | None, limits: Limits
+) -> ItemResult:
+    def failed(reason: str) -> ItemResult:
+        return ItemResult("signature", "cosign simple-signing", False, reason, _found(item.origin))
+
+    if item.media_type != SIMPLE_SIGNING_MEDIA_TYPE:
+        return failed(f"layer media type {item.media_type!r} is not a cosign simple-signing payload")
+    if not item.signature:
+        return failed("layer has no dev.cosignproject.cosign/signature annotation")
+    reasons: list[str] = []
+    if options.keys:
+        try:
+            return _keyed_signature(item, subject, options, ref, limits)
+        except VerificationFailed as e:
+            reasons.append(e.diagnostics())
+    if item.certificate:
+        problem = _keyless_ready(options)
+        if problem is not None:
+            reasons.append(problem)
+        elif item.rekor_bundle is None:
+            reasons.append("keyless signature has no Rekor bundle annotation")
+        else:
+            assert options.identity is not None
+            try:
+                verified = verify_keyless_signature(
+                    item.payload,
+                    item.signature,
+                    item.certificate,
+                    item.chain,
+                    item.rekor_bundle,
+                    subject.digest,
+                    roots=options.fulcio_roots,
+                    rekor_keys=options.rekor_keys,
+                    policy=options.identity,
+                    repository=ref,
+                    limits=limits,
+                )
+            except VerificationFailed as e:
+                reasons.append(e.diagnostics())
+            else:
+                assert verified.identity is not None
+                return ItemResult(
+                    "signature",
+                    "cosign simple-signing (keyless)",
+                    True,
+                    "verified",
+                    _found(item.origin),
+                    _identity_signer(verified.identity),
+                    None,
+                    "Rekor SET verified",
+                )
+    elif not options.keys:
+        reasons.append("signed with a key, but no --key was given")
+    return failed("; ".join(reasons))
+
+
+# ----------------------------------------------------------------------------------- attestations
+
+
+def _statement_result(
+    statement: VerifiedStatement,
+    signer: Signer,
+    fmt: str,
+    origin: Origin,
+    tlog: str | None,
+    index: int | None,
+    subject: Digest,
+    options: VerifyOptions,
+) -> ItemResult:
+    _attestation_checks(statement, subject, options)
+    return ItemResult(
+        "attestation", fmt, True, "verified", _found(origin), signer, statement.predicate_type, tlog, index
+    )
+
+
+def _verify_attestation(
+    item: AttestationItem, subject: _Subject, options: VerifyOptions, limits: Limits
+) -> ItemResult:
+    def failed(reason: str) -> ItemResult:
+        return ItemResult(
+            "attestation", "DSSE", False, reason, _found(item.origin), None, item.predicate_hint
+        )
+
+    reasons: list[str] = []
+    if options.keys:
+        try:
+            envelope = parse_envelope(item.envelope, limits=limits)
+            verified = verify_envelope(envelope, list(options.keys))
+            statement = statement_from_envelope(verified, limits=limits)
+            signer = _key_signer(sorted(verified.signers)[0])
+            return _statement_result(
+                statement,
+                signer,
+                "DSSE",
+                item.origin,
+                _NO_TLOG if not options.rekor_keys else None,
+                None,
+                subject.digest,
+                options,
+            )
+        except VerificationFailed as e:
+            reasons.append(e.diagnostics())
+    if item.certificate:
+        problem = _keyless_ready(options)
+        if problem is not None:
+            reasons.append(problem)
+        elif item.rekor_bundle is None:
+            reasons.append("keyless attestation has no Rekor bundle annotation")
+        else:
+            assert options.identity is not None
+            try:
+                statement = verify_keyless_attestation(
+                    item.envelope,
+                    item.certificate,
+                    item.chain,
+                    item.rekor_bundle,
+                    roots=options.fulcio_roots,
+                    rekor_keys=options.rekor_keys,
+                    policy=options.identity,
+                    limits=limits,
+                )
+                assert statement.identity is not None
+                return _statement_result(
+                    statement,
+                    _identity_signer(statement.identity),
+                    "DSSE (keyless)",
+                    item.origin,
+                    "Rekor SET verified",
+                    None,
+                    subject.digest,
+                    options,
+                )
+            except VerificationFailed as e:
+                reasons.append(e.diagnostics())
+    elif not options.keys:
+        reasons.append("signed with a key, but no --key was given")
+    return failed("; ".join(reasons))
+
+
+# ---------------------------------------------------------------------------------------- bundles
+
+
+def _keyless_bundle_verifier() -> tuple[Callable[..., Any], Any] | None:
+    """The keyless-bundle verifier, when this build has it (imported lazily: it pulls in sigstore)."""
+    try:
+        module = importlib.import_module("imagetrust.verify.keyless_bundle")
+    except ImportError:
+        return None
+    return module.verify_keyless_bundle, module.KeylessTrust
+
+
+def _bundle_kind(predicate_type: str | None) -> str:
+    return "signature" if predicate_type in (None, COSIGN_SIGN_PREDICATE) else "attestation"
+
+
+def _verify_bundle(item: BundleItem, subject: _Subject, options: VerifyOptions, limits: Limits) -> ItemResult:
+    kind = _bundle_kind(item.predicate_hint)
+    fmt = "sigstore bundle"
+    try:
+        bundle = parse_bundle(item.raw, limits=limits)
+        fmt = f"sigstore bundle v{bundle.version}"
+        if bundle.keyed:
+            if not options.keys:
+                raise VerificationFailed("bundle is signed with a key, but no --key was given")
+            keyed = verify_keyed_bundle(
+                bundle, options.keys, artifact=subject.raw, rekor_keys=options.rekor_keys, limits=limits
+            )
+            signer = _key_signer(keyed.signer)
+            statement, message_digest = keyed.statement, keyed.message_digest
+            tlog: str | None = keyed.tlog.detail
+            index = keyed.tlog.log_index
+        else:
+            statement, message_digest, signer, tlog, index = _keyless_bundle(item, options, limits)
+        if statement is not None:
+            kind = _bundle_kind(statement.predicate_type)
+            if kind == "signature":
+                require_subject(statement, subject.digest)
+                return ItemResult(kind, fmt, True, "verified", _found(item.origin), signer, None, tlog, index)
+            return _statement_result(
+                statement, signer, fmt, item.origin, tlog, index, subject.digest, options
+            )
+        if message_digest != subject.digest:
+            raise VerificationFailed(f"bundle signs {message_digest}, not {subject.digest}")
+        return ItemResult("signature", fmt, True, "verified", _found(item.origin), signer, None, tlog, index)
+    except VerificationFailed as e:
+        hint = item.predicate_hint if kind == "attestation" else None
+        return ItemResult(kind, fmt, False, e.diagnostics(), _found(item.origin), None, hint)
+
+
+def _keyless_bundle(
+    item: BundleItem, options: VerifyOptions, limits: Limits
+) -> tuple[VerifiedStatement | None, Digest | None, Signer, str | None, int | None]:
+    if options.identity is None:
+        raise VerificationFailed("bundle is signed with a certificate (keyless), but no identity was given")
+    if options.trusted_root is None:
+        raise VerificationFailed("keyless bundle needs --trusted-root")
+    verifier = _keyless_bundle_verifier()
+    if verifier is None:
+        raise VerificationFailed("keyless sigstore bundles are not supported by this build")
+    verify, trust_type = verifier
+    verified = verify(item.raw, trust_type(options.trusted_root, options.identity), limits=limits)
+    identity: CertIdentity = verified.identity
+    raw_statement: Statement | None = verified.statement
+    statement = VerifiedStatement(raw_statement, frozenset(), identity) if raw_statement is not None else None
+    index = verified.log_index
+    tlog = f"Rekor entry {index} verified" if index is not None else "signed timestamp verified"
+    return statement, verified.message_digest, _identity_signer(identity), tlog, index
+
+
+# ------------------------------------------------------------------------------------ per subject
+
+
+def _collect(
+    store: ImageStore, subject: _Subject, limits: Limits
+) -> tuple[tuple[SignatureItem, ...], tuple[AttestationItem, ...], tuple[BundleItem, ...], tuple[str, ...]]:
+    attached = find_attached(store, subject.digest, limits)
+    signatures: list[SignatureItem] = []
+    attestations: list[AttestationItem] = []
+    for attachment in attached.cosign:
+        if attachment.kind == "sig":
+            signatures += signature_items(
+                attachment.manifest, attachment.tag, store.location, store.read_blob, limits
+            )
+        elif attachment.kind == "att":
+            attestations += attestation_items(
+                attachment.manifest, attachment.tag, store.location, store.read_blob, limits
+            )
+    referrers = sigstore_bundle_referrers(store, attached, limits)
+    bundles = bundle_items(referrers, store.location, store.read_blob, limits)
+    looked = tuple(
+        [f"{store.location} tags {subject.digest.tag_form}.{{sig,att,sbom}}"]
+        + [f"{store.location} {source}" for source in attached.referrers_sources]
+    )
+    return tuple(signatures), tuple(attestations), bundles, looked
+
+
+def _decide(
+    subject: _Subject,
+    signatures: Sequence[ItemResult],
+    attestations: Sequence[ItemResult],
+    options: VerifyOptions,
+) -> tuple[Outcome, str, tuple[str, ...]]:
+    signers = tuple(sorted({i.signer.distinct_id for i in signatures if i.verified and i.signer is not None}))
+    problems: list[str] = []
+    summary: list[str] = []
+    if options.require_signatures:
+        if not signatures:
+            problems.append("no signatures found")
+        elif len(signers) < options.threshold:
+            problems.append(
+                f"{len(signers)} distinct signer(s) verified of {options.threshold} required "
+                f"({len(signatures)} signature(s) found)"
+            )
+        else:
+            summary.append(f"{len(signers)} distinct signer(s) verified (threshold {options.threshold})")
+    verified_types = {i.predicate_type for i in attestations if i.verified}
+    for wanted in options.predicate_types:
+        if wanted in verified_types:
+            summary.append(f"attestation {wanted} verified")
+        else:
+            found = sorted({i.predicate_type or "?" for i in attestations}) or ["none"]
+            problems.append(f"no verified attestation of type {wanted} (found: {', '.join(found)})")
+    if options.provenance is not None:
+        if verified_types & {SLSA_V02, SLSA_V1}:
+            summary.append("SLSA provenance verified")
+        else:
+            problems.append("no verified SLSA provenance matching the expected builder and source")
+    if problems:
+        return Outcome.FAILED, "; ".join(problems), signers
+    return Outcome.VERIFIED, "; ".join(summary) or "verified", signers
+
+
+def _verify_subject(
+    store: ImageStore, subject: _Subject, options: VerifyOptions, ref: RegistryRef | None, limits: Limits
+) -> SubjectResult:
+    try:
+        sig_items, att_items, bundles, looked = _collect(store, subject, limits)
+        signatures = [_verify_signature(i, subject, options, ref, limits) for i in sig_items]
+        attestations = [_verify_attestation(i, subject, options, limits) for i in att_items]
+        for bundle in bundles:
+            result = _verify_bundle(bundle, subject, options, limits)
+            (signatures if result.kind == "signature" else attestations).append(result)
+    except CouldNotCheck as e:
+        return SubjectResult(
+            subject.digest,
+            subject.role,
+            subject.platform,
+            Outcome.INDETERMINATE,
+            f"could not check: {e.diagnostics()}",
+        )
+    outcome, reason, signers = _decide(subject, signatures, attestations, options)
+    return SubjectResult(
+        subject.digest,
+        subject.role,
+        subject.platform,
+        outcome,
+        reason,
+        tuple(signatures),
+        tuple(attestations),
+        signers,
+        looked,
+    )
+
+
+# --------------------------------------------------------------------------------------- pipeline
+
+
+def _subjects(store: ImageStore, settings: SourceSettings) -> list[_Subject]:
+    limits = settings.limits
+    selection = settings.selection
+    if selection.all_platforms or selection.explicit:
+        resolved = resolve_image(store, selection, limits)
+        top = resolved.top
+        subjects = [_Subject(top.digest, top.raw, "index" if resolved.is_index else "image", None)]
+        for image in resolved.images:
+            if image.digest != top.digest:
+                platform = str(image.platform) if image.platform else None
+                subjects.append(_Subject(image.digest, image.manifest.raw, "platform", platform))
+        return subjects
+    try:
+        descriptor = store.resolve()
+    except NotFound as e:
+        raise ImageNotFound(f"image not found: {e.diagnostics()}") from e
+    parsed: Manifest | Index = store.get_manifest(descriptor.digest).parse(limits)
+    return [_Subject(parsed.digest, parsed.raw, "index" if isinstance(parsed, Index) else "image", None)]
+
+
+def _requirements(options: VerifyOptions) -> Requirements:
+    provenance: list[tuple[str, str]] = []
+    if options.provenance is not None:
+        p = options.provenance
+        for name, value in (
+            ("builderId", p.builder_id),
+            ("sourceUri", p.source_uri),
+            ("sourceTag", p.source_tag),
+            ("sourceBranch", p.source_branch),
+            ("buildType", p.build_type),
+        ):
+            if value is not None:
+                provenance.append((name, value))
+    return Requirements(
+        options.threshold,
+        options.require_signatures,
+        options.predicate_types,
+        tuple(provenance),
+        bool(options.rekor_keys),
+    )
+
+
+def verify_image(reference: str, settings: SourceSettings, options: VerifyOptions) -> VerifyResult:
+    """Resolve ``reference`` once and verify what is attached to its digest (and platforms, if asked)."""
+    ref = parse_source(reference)
+    if isinstance(ref, DirRef):
+        raise UsageError(f"{reference}: a root filesystem directory carries no signatures to verify")
+    limits = settings.limits
+    store = open_store(ref, settings.registry, limits, settings.cache())
+    evidence_store = store
+    if options.signature_repository is not None:
+        alternate = parse_registry_ref(options.signature_repository)
+        if alternate.tag is not None or alternate.digest is not None:
+            raise UsageError(
+                f"signature repository {options.signature_repository!r} must not name a tag or digest"
+            )
+        evidence_store = open_store(alternate, settings.registry, limits, settings.cache())
+    subjects = _subjects(store, settings)
+    bind = ref if options.bind_repository and isinstance(ref, RegistryRef) else None
+    if options.bind_repository and bind is None:
+        raise UsageError("--bind-repository needs a registry reference")
+    results = tuple(_verify_subject(evidence_store, s, options, bind, limits) for s in subjects)
+    top = subjects[0].digest
+    source = str(ref.with_digest(top)) if isinstance(ref, RegistryRef) else str(ref)
+    return VerifyResult(source, top, _requirements(options), results)
