@@ -1,0 +1,60 @@
+"""Turn a manifest's layer descriptors into the unpacker's inputs, streaming from any ImageStore."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from imagetrust.audit.unpack import LayerInput
+from imagetrust.audit.unpack.model import Compression
+from imagetrust.errors import MalformedContent
+from imagetrust.oci import media
+from imagetrust.oci.manifest import Descriptor, Manifest
+from imagetrust.registry.store import ImageStore
+
+_HEAD = 6
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream whose first bytes were already read to sniff the compression."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _compression(head: bytes, descriptor: Descriptor) -> Compression:
+    found = media.compression_from_magic(head)
+    if found in ("gzip", "zstd", "none"):
+        return found  # type: ignore[return-value]
+    raise MalformedContent(f"layer {descriptor.digest.short}: unsupported compression {found}")
+
+
+def layer_inputs(store: ImageStore, manifest: Manifest) -> Iterator[LayerInput]:
+    """Each layer opened only while the unpacker reads it, drained to EOF so its digest is verified."""
+    for descriptor in manifest.layers:
+        with store.open_blob(descriptor) as raw:
+            head = raw.read(_HEAD)
+            yield LayerInput(
+                io.BufferedReader(_Prefixed(head, raw), 1 << 20),
+                descriptor.digest,
+                _compression(head, descriptor),
+            )
+            while raw.read(1 << 20):
+                pass

@@ -1,0 +1,119 @@
+"""``audit``: one streaming pass over each selected platform's layers, then every scanner.
+
+Resolution happens once (``resolve_image``); each layer blob is read once, verified, decompressed once and
+shown to every scanner's visitors while the unpacker builds the file index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from imagetrust.audit.attribution import base_layer_count, locate_packages
+from imagetrust.audit.catalog import catalog_image, content_policy, default_catalogers
+from imagetrust.audit.findings import Finding
+from imagetrust.audit.layers import layer_inputs
+from imagetrust.audit.result import AuditResult, PlatformAudit
+from imagetrust.audit.scanner import ScanContext, Scanner
+from imagetrust.audit.unpack import ContentVisitor, Unknown, unpack_layers
+from imagetrust.errors import UsageError
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.reference import (
+    DirRef,
+    DockerArchiveRef,
+    OciArchiveRef,
+    OciLayoutRef,
+    RegistryRef,
+    parse_source,
+)
+from imagetrust.pipeline.settings import SourceSettings
+from imagetrust.registry.open import open_store
+from imagetrust.registry.resolve import PlatformImage, resolve_image
+from imagetrust.registry.store import ImageStore
+
+BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
+
+
+def _parse(reference: str) -> RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef:
+    ref = parse_source(reference)
+    if isinstance(ref, DirRef):
+        raise UsageError(f"{reference}: auditing a root filesystem directory is not supported yet")
+    return ref
+
+
+def _base_diff_ids(
+    base: str, image: PlatformImage, settings: SourceSettings
+) -> tuple[tuple[Digest, ...], str]:
+    """Diff ids of the base image for the same platform as ``image``."""
+    ref = _parse(base)
+    store = open_store(ref, settings.registry, settings.limits, settings.cache())
+    selection = settings.selection
+    if image.platform is not None:
+        selection = replace(selection, platform=image.platform, all_platforms=False, explicit=False)
+    resolved = resolve_image(store, selection, settings.limits)
+    return resolved.images[0].config.diff_ids, f"{base}@{resolved.digest}"
+
+
+def _audit_platform(
+    store: ImageStore,
+    image: PlatformImage,
+    scanners: Sequence[Scanner],
+    base: str | None,
+    settings: SourceSettings,
+) -> PlatformAudit:
+    catalogers = default_catalogers()
+    policy = content_policy(catalogers)
+    visitors: list[ContentVisitor] = []
+    for scanner in scanners:
+        policy.want(scanner.wanted)
+        visitors.extend(scanner.visitors())
+    files = unpack_layers(layer_inputs(store, image.manifest), policy, visitors, settings.limits)
+    distro, catalog = catalog_image(files, catalogers)
+    packages = locate_packages(catalog.packages, files)
+
+    base_name = base or image.manifest.annotation(BASE_NAME_ANNOTATION)
+    base_layers: frozenset[Digest] = frozenset()
+    base_source: str | None = None
+    not_checked: list[str] = []
+    if base_name:
+        base_diff_ids, base_source = _base_diff_ids(base_name, image, settings)
+        shared = base_layer_count(image.config.diff_ids, base_diff_ids)
+        if shared == 0:
+            not_checked.append(f"base attribution: {base_name} is not the base of this image")
+            base_source = None
+        base_layers = frozenset(layer.digest for layer in image.manifest.layers[:shared])
+
+    context = ScanContext(image.manifest, image.config, files, distro, packages, base_layers)
+    findings: list[Finding] = []
+    unknowns: list[Unknown] = [*files.unknowns, *catalog.unknowns]
+    for scanner in scanners:
+        result = scanner.scan(context)
+        findings.extend(result.findings)
+        unknowns.extend(result.unknowns)
+        not_checked.extend(result.not_checked)
+    return PlatformAudit(
+        image=image,
+        distro=distro,
+        packages=packages,
+        findings=tuple(findings),
+        unknowns=tuple(unknowns),
+        not_checked=tuple(not_checked),
+        base_layers=base_layers,
+        base_source=base_source,
+    )
+
+
+def audit_image(
+    reference: str,
+    settings: SourceSettings,
+    scanners: Sequence[Scanner],
+    *,
+    base: str | None = None,
+) -> AuditResult:
+    """Resolve once, then audit every selected platform image with the given scanners."""
+    ref = _parse(reference)
+    store = open_store(ref, settings.registry, settings.limits, settings.cache())
+    resolved = resolve_image(store, settings.selection, settings.limits)
+    platforms = tuple(_audit_platform(store, image, scanners, base, settings) for image in resolved.images)
+    source = str(ref.with_digest(resolved.digest)) if isinstance(ref, RegistryRef) else str(ref)
+    return AuditResult(source, resolved, platforms, tuple(s.name for s in scanners))
