@@ -47,6 +47,8 @@ class Limits:
     max_link_depth: int = 40  # symlinks followed while resolving one path (Linux uses 40)
     max_file_content_bytes: int = 64 * MiB  # one file kept in memory for a cataloger/scanner
     max_total_content_bytes: int = 512 * MiB  # all kept file contents together
+    # language catalogers (audit/catalog)
+    embedded_metadata_bytes: int = 4 * MiB  # Go buildinfo / inflated cargo-auditable data of one binary
     # malware scanning (audit/malware)
     malware_scan_bytes: int = 64 * MiB  # one file (or archive member) buffered for YARA and archive recursion
     nested_archive_depth: int = 4  # archives inside archives inside an image file

@@ -7,7 +7,10 @@ from typing import Literal, Protocol
 
 from imagetrust.audit.unpack import FileIndex, Unknown
 
-PackageType = Literal["deb", "apk", "rpm"]
+PackageType = Literal[
+    "deb", "apk", "rpm", "pypi", "npm", "golang", "maven", "cargo", "gem", "composer", "nuget"
+]
+OS_PACKAGE_TYPES: frozenset[str] = frozenset({"deb", "apk", "rpm"})
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,26 @@ class Package:
 
 
 @dataclass(frozen=True)
+class Suppressed:
+    """A language package left out because an OS package owns the file it was read from."""
+
+    package: Package
+    path: str  # the owned file (for an archive member, the archive)
+    owner: str  # purl of the OS package that owns ``path``
+
+
+@dataclass(frozen=True)
 class CatalogResult:
     packages: tuple[Package, ...] = ()
     unknowns: tuple[Unknown, ...] = ()
+    suppressed: tuple[Suppressed, ...] = ()
 
     def __add__(self, other: CatalogResult) -> CatalogResult:
-        return CatalogResult(self.packages + other.packages, self.unknowns + other.unknowns)
+        return CatalogResult(
+            self.packages + other.packages,
+            self.unknowns + other.unknowns,
+            self.suppressed + other.suppressed,
+        )
 
 
 class Cataloger(Protocol):
