@@ -113,7 +113,7 @@ def _ca_cert(
 
 
 @dataclass
-class TestCA:
+class FulcioCA:
     """A Fulcio-like CA: root -> intermediate -> short-lived leaves."""
 
     name: str
@@ -123,7 +123,7 @@ class TestCA:
     intermediate: x509.Certificate
 
     @classmethod
-    def create(cls, name: str, not_before: datetime.datetime, years: int = 10) -> TestCA:
+    def create(cls, name: str, not_before: datetime.datetime, years: int = 10) -> FulcioCA:
         root_key = ec.generate_private_key(ec.SECP384R1())
         root_name = x509.Name(
             [
@@ -271,7 +271,7 @@ class Signed:
 class SigstoreInstance:
     """CA + CT log + Rekor log with one clock; ``now`` is the default signing time."""
 
-    ca: TestCA
+    ca: FulcioCA
     ct_key: ec.EllipticCurvePrivateKey
     log: TestLog
     now: datetime.datetime
@@ -284,7 +284,7 @@ class SigstoreInstance:
         log = TestLog(f"rekor.{name}.test - 1234", ec.generate_private_key(ec.SECP256R1()))
         for index in range(5):  # earlier entries, so proofs have real siblings
             log.append(json.dumps({"filler": index}).encode())
-        return cls(TestCA.create(name, start), ec.generate_private_key(ec.SECP256R1()), log, now, name)
+        return cls(FulcioCA.create(name, start), ec.generate_private_key(ec.SECP256R1()), log, now, name)
 
     # -- trust material ---------------------------------------------------------------------------------
     def trusted_root(
@@ -292,7 +292,7 @@ class SigstoreInstance:
         *,
         log_valid_for: tuple[datetime.datetime, datetime.datetime | None] | None = None,
         ca_valid_for: tuple[datetime.datetime, datetime.datetime | None] | None = None,
-        extra_cas: tuple[TestCA, ...] = (),
+        extra_cas: tuple[FulcioCA, ...] = (),
     ) -> dict[str, Any]:
         start = self.now - datetime.timedelta(days=30)
 
@@ -310,7 +310,7 @@ class SigstoreInstance:
                 "validFor": valid,
             }
 
-        def authority(ca: TestCA) -> dict[str, Any]:
+        def authority(ca: FulcioCA) -> dict[str, Any]:
             return {
                 "subject": {"organization": f"{ca.name}.test", "commonName": ca.name},
                 "uri": f"https://fulcio.{ca.name}.test",
@@ -359,7 +359,7 @@ class SigstoreInstance:
         at: datetime.datetime | None = None,
         validity: tuple[datetime.datetime, datetime.datetime] | None = None,
         claims: dict[str, str] | None = None,
-        ca: TestCA | None = None,
+        ca: FulcioCA | None = None,
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         """A Fulcio-style leaf for ``identity`` (an email, or a URI when it has a scheme)."""
         ca = ca or self.ca
@@ -466,7 +466,7 @@ class SigstoreInstance:
         at: datetime.datetime | None = None,
         validity: tuple[datetime.datetime, datetime.datetime] | None = None,
         claims: dict[str, str] | None = None,
-        ca: TestCA | None = None,
+        ca: FulcioCA | None = None,
         chain: tuple[x509.Certificate, ...] = (),
     ) -> Signed:
         """A messageSignature bundle over ``data``, logged as hashedrekord 0.0.1."""

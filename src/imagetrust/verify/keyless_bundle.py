@@ -37,7 +37,7 @@ from sigstore_models.common.v1 import HashAlgorithm
 from imagetrust.errors import ImageTrustError, LimitExceeded, LocalInputError, VerificationFailed
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
-from imagetrust.trust.sigstore_root import SigstoreTrustedRoot, load_trusted_root
+from imagetrust.trust.sigstore_root import LogInstance, SigstoreTrustedRoot, load_trusted_root
 from imagetrust.verify.dsse import IN_TOTO_PAYLOAD_TYPE
 from imagetrust.verify.encoding import load_strict_object
 from imagetrust.verify.identity import IdentityPolicy, identity_from_certificate
@@ -208,12 +208,19 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-def _check_windows(bundle: Bundle, root: SigstoreTrustedRoot) -> None:
-    """Every established time inside the log's and the issuing CA's ``validFor`` windows."""
+def _trusted_log(bundle: Bundle, root: SigstoreTrustedRoot) -> LogInstance:
+    """sigstore-python tries every Rekor key when the log id is unknown; we want the named log only."""
     log_id = bundle.log_entry._inner.log_id.key_id
     log = root.tlog(log_id)
     if log is None:
         raise VerificationFailed(f"{_WHAT}: log entry names log {log_id.hex()[:16]}, not in {root.source}")
+    return log
+
+
+def _check_windows(bundle: Bundle, root: SigstoreTrustedRoot) -> None:
+    """Every established time inside the log's and the issuing CA's ``validFor`` windows."""
+    log = _trusted_log(bundle, root)
+    log_id = log.log_id
     leaf = bundle.signing_certificate
     authorities = [ca for ca in root.certificate_authorities if _issued_by(leaf, ca.chain[0])]
     if not authorities:
@@ -317,6 +324,7 @@ def verify_keyless_bundle(
         verifier = Verifier(trusted_root=root.sigstore)
     except (SigstoreError, ValueError) as e:
         raise LocalInputError(f"{trust.trusted_root}: cannot be used to verify ({_one_line(e)})") from e
+    _trusted_log(bundle, root)
     result = _run_sigstore(verifier, bundle, _PolicyAdapter(trust.policy), dsse, hashed)
     _check_windows(bundle, root)
     identity = identity_from_certificate(bundle.signing_certificate)
