@@ -72,7 +72,8 @@ ln -sf cosign3 "$TOOLS/bin/cosign"
 echo "fetch-tools: downloading real packages for test images" >&2
 mkdir -p "$TOOLS/packages/deb" "$TOOLS/packages/wheels" "$TOOLS/packages/npm"
 ( cd "$TOOLS/packages/deb" && apt-get "${APTOPTS[@]}" download \
-    busybox-static/bookworm hello/bookworm base-files/bookworm netbase/bookworm tzdata/bookworm >/dev/null 2>&1 )
+    busybox-static/bookworm hello/bookworm base-files/bookworm netbase/bookworm tzdata/bookworm \
+    python3-jinja2/bookworm libcommons-lang3-java/bookworm ruby-rack/bookworm >/dev/null 2>&1 )
 PIP=(python3 -m pip); [ -x .venv/bin/pip ] && PIP=(.venv/bin/pip)
 "${PIP[@]}" download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 \
     --implementation cp --abi cp311 -d "$TOOLS/packages/wheels" jinja2==2.10 markupsafe==2.1.5 >/dev/null
