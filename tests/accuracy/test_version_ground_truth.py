@@ -71,7 +71,22 @@ CASES = [
     Case("redhat-versions.txt", registry.RPM, 165),
     Case("pypi-versions-generated.txt", registry.PEP440, 12375, refused_by_packaging=True),
     Case("pypi-versions.txt", registry.PEP440, 37, refused=_PYPI_LEGACY),
-    Case("maven-versions-generated.txt", registry.MAVEN, 14752),
+    # Maven's ComparableVersion is not an order: these same generated pairs also say 2.9.0 < 2.9.0-1 and
+    # 2.9.0.RC3 < 2.9.0, so with RC1 < RC3 no transitive comparator can agree with all 14,752 pairs.  Ours
+    # is total (see maven._cmp_at) and places a '.qualifier' pre-release below the release, as Maven does
+    # elsewhere; these three pairs are where Maven's type-only rule (number > list) contradicts that.
+    Case(
+        "maven-versions-generated.txt",
+        registry.MAVEN,
+        14752,
+        disagree=frozenset(
+            {
+                "2.9.0-1 < 2.9.0.RC1",
+                "1.1.0-01-glassfish < 1.1.0.Beta1",
+                "1.0.0-gradle-rework-beta3 < 1.0.0.RC7-3",
+            }
+        ),
+    ),
     # Maven 3.9+ keeps "ga" as a qualifier; the 3.6 rules that reproduce all 14,752 generated pairs drop
     # it as a trailing null, giving [1, [[1]]] > [1, [1]].
     Case("maven-versions.txt", registry.MAVEN, 102, disagree=frozenset({"1-1 = 1-ga-1"})),

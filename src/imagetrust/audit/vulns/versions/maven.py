@@ -10,8 +10,11 @@ behaviour for the inputs feeds contain):
 - qualifiers rank ``alpha < beta < milestone < rc < snapshot < "" < sp`` and any other qualifier after
   those, ordered as text;
 - trailing "null" items (0, the empty qualifier, empty lists) are dropped from each list;
-- item against item: number > list > qualifier; a missing item compares as null (0 / ""), so
-  ``1 = 1.0 = 1-0``, ``1-alpha < 1`` and ``1 < 1-sp < 1-1``.
+- item against item: first which side of null (0 / "") each falls on (a 0 kept before a qualifier takes
+  the side of what follows it), then number > list > qualifier; a missing item is null, so
+  ``1 = 1.0 = 1-0``, ``1-alpha < 1`` and ``1 < 1-sp < 1-1``.  Maven applies the type rule first, which
+  is not transitive (``1.x < 1-alpha < 1 < 1.x``); this order is total and departs from Maven only in
+  such cycles (3 of the 14,752 generated ground-truth pairs, see the accuracy test).
 
 Nothing is refused except empty strings and whitespace or control characters: Maven orders any string.
 """
@@ -131,42 +134,65 @@ def parse(version: str) -> _List:
     return root
 
 
-def _cmp_item(a: _Item, b: _Item | None) -> int:
-    if isinstance(a, _Int):
-        if b is None:
-            return 0 if a.key == (0, "") else 1
-        if isinstance(b, _Int):
-            return (a.key > b.key) - (a.key < b.key)
-        return 1
-    if isinstance(a, _Str):
-        if b is None:
-            ra = a.rank()
-            rel = (_RELEASE_INDEX, "")
-            return (ra > rel) - (ra < rel)
-        if isinstance(b, _Str):
-            ra, rb = a.rank(), b.rank()
-            return (ra > rb) - (ra < rb)
-        return -1
-    if b is None:
-        for item in a.items:
-            r = _cmp_item(item, None)
-            if r:
-                return r
+def _own_side(item: _Item) -> int:
+    """Maven's comparison of ``item`` with a missing ("null") item: 0, "" and empty lists are null."""
+    if isinstance(item, _Int):
+        return 0 if item.key == (0, "") else 1
+    if isinstance(item, _Str):
+        ra, rel = item.rank(), (_RELEASE_INDEX, "")
+        return (ra > rel) - (ra < rel)
+    for i in range(len(item.items)):
+        side = _side(item.items, i)
+        if side:
+            return side
+    return 0
+
+
+def _side(items: list[_Item], i: int) -> int:
+    """Which side of null the version continues on from position ``i``: a null-like item (a 0 kept before
+    a qualifier, as in ``1.0.rc1``) takes the side of what follows it."""
+    for item in items[i:]:
+        side = _own_side(item)
+        if side:
+            return side
+    return 0
+
+
+_TYPE_ORDER = {_Str: 0, _List: 1, _Int: 2}
+
+
+def _cmp_at(a: list[_Item], b: list[_Item], i: int) -> int:
+    """Order two lists at position ``i`` (a list shorter than ``i`` is padded with null).
+
+    Maven orders items of different types by type alone (number > list > qualifier) but an item against a
+    missing one by its content, which is not transitive: ``1.x`` < ``1-alpha`` < ``1`` < ``1.x``, and
+    ``0`` < ``a`` < ``0a0`` < ``0`` (the digit/letter transitions make ``0a0`` the list ``[[alpha]]`` once its
+    leading 0 is dropped).  Here the side of null decides first and Maven's type order only breaks ties
+    between items on the same side, which makes the order total.  It departs from Maven only where Maven
+    contradicts itself, e.g. Maven has ``2.9.0`` < ``2.9.0-1`` < ``2.9.0.RC1`` and ``2.9.0.RC1`` < ``2.9.0``.
+    """
+    sa = _side(a, i) if i < len(a) else 0
+    sb = _side(b, i) if i < len(b) else 0
+    if sa != sb:
+        return (sa > sb) - (sa < sb)
+    if i >= len(a) or i >= len(b) or sa == 0:
         return 0
-    if isinstance(b, _Int):
-        return -1
-    if isinstance(b, _Str):
-        return 1
-    return _cmp_lists(a, b)
+    x, y = a[i], b[i]
+    tx, ty = _TYPE_ORDER[type(x)], _TYPE_ORDER[type(y)]
+    if tx != ty:
+        return (tx > ty) - (tx < ty)
+    if isinstance(x, _Int) and isinstance(y, _Int):
+        return (x.key > y.key) - (x.key < y.key)
+    if isinstance(x, _Str) and isinstance(y, _Str):
+        rx, ry = x.rank(), y.rank()
+        return (rx > ry) - (rx < ry)
+    assert isinstance(x, _List) and isinstance(y, _List)
+    return _cmp_lists(x, y)
 
 
 def _cmp_lists(a: _List, b: _List) -> int:
-    n = max(len(a.items), len(b.items))
-    for i in range(n):
-        left = a.items[i] if i < len(a.items) else None
-        right = b.items[i] if i < len(b.items) else None
-        # a missing item is "null": compare the present one against null, from its side
-        r = _cmp_item(left, right) if left is not None else -_cmp_item(right, None) if right else 0
+    for i in range(max(len(a.items), len(b.items))):
+        r = _cmp_at(a.items, b.items, i)
         if r:
             return r
     return 0
