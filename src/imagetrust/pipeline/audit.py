@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from imagetrust.audit.attribution import base_layer_count, locate_packages
-from imagetrust.audit.catalog import catalog_image, content_policy, default_catalogers
+from imagetrust.audit.catalog import catalog_image, content_policy, content_visitors, default_catalogers
 from imagetrust.audit.findings import Finding
 from imagetrust.audit.layers import layer_inputs
 from imagetrust.audit.result import AuditResult, PlatformAudit
@@ -61,9 +61,9 @@ def _audit_platform(
     base: str | None,
     settings: SourceSettings,
 ) -> PlatformAudit:
-    catalogers = default_catalogers()
+    catalogers = default_catalogers(settings.limits)
     policy = content_policy(catalogers)
-    visitors: list[ContentVisitor] = []
+    visitors: list[ContentVisitor] = list(content_visitors(catalogers))
     for scanner in scanners:
         policy.want(scanner.wanted)
         visitors.extend(scanner.visitors())
