@@ -11,6 +11,7 @@ from imagetrust import __version__
 from imagetrust.cli.console import Console
 from imagetrust.cli.audit_cmd import audit_command
 from imagetrust.cli.inspect_cmd import inspect_command
+from imagetrust.cli.verify_blob_cmd import verify_blob_command
 from imagetrust.cli.verify_cmd import verify_command
 from imagetrust.errors import ExitCode, ImageTrustError
 
@@ -35,6 +36,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 cli.add_command(audit_command)
 cli.add_command(inspect_command)
 cli.add_command(verify_command)
+cli.add_command(verify_blob_command)
 
 
 def main(argv: list[str] | None = None) -> int:
