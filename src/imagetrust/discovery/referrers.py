@@ -1,8 +1,9 @@
 """Referrers of one artifact type, loaded as manifests.
 
-Registries and fallback indexes do not always copy ``artifactType`` into the listing's descriptors, so a
-descriptor without one is resolved to its manifest and judged by the manifest's own ``artifactType`` (or its
-config media type, the pre-1.1 convention).  Every fetch is by digest and verified by the store.
+Listings do not always carry the manifest's ``artifactType``: cosign 3 writes fallback-index entries whose
+``artifactType`` is the empty config type.  So a descriptor without one, or with the empty type, is resolved
+to its manifest and judged by the manifest's own ``artifactType`` (or its config media type, the pre-1.1
+convention).  Every fetch is by digest and verified by the store.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def referrer_manifests(
     """Manifests among ``evidence.referrers`` whose artifact type starts with ``artifact_prefix``."""
     found = []
     for descriptor in evidence.referrers:
-        if descriptor.artifact_type is not None and not descriptor.artifact_type.startswith(artifact_prefix):
+        listed = descriptor.artifact_type
+        if listed is not None and listed != media.OCI_EMPTY and not listed.startswith(artifact_prefix):
             continue
         if descriptor.media_type not in media.MANIFEST_TYPES:
             continue

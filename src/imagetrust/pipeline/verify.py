@@ -529,11 +529,10 @@ def verify_image(reference: str, settings: SourceSettings, options: VerifyOption
     store = open_store(ref, settings.registry, limits, settings.cache())
     evidence_store = store
     if options.signature_repository is not None:
-        alternate = parse_registry_ref(options.signature_repository)
-        if alternate.tag is not None or alternate.digest is not None:
-            raise UsageError(
-                f"signature repository {options.signature_repository!r} must not name a tag or digest"
-            )
+        text = options.signature_repository
+        if "@" in text or ":" in text.rsplit("/", 1)[-1]:
+            raise UsageError(f"signature repository {text!r} must not name a tag or digest")
+        alternate = parse_registry_ref(text)
         evidence_store = open_store(alternate, settings.registry, limits, settings.cache())
     subjects = _subjects(store, settings)
     bind = ref if options.bind_repository and isinstance(ref, RegistryRef) else None
