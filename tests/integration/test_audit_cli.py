@@ -168,3 +168,18 @@ def test_tampered_layer_is_exit_3_and_writes_no_report(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert report.read_text() == "previous report\n"
+
+
+def test_dir_source_inventories_like_the_image_built_from_it(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    build_deb_rootfs(root, [deb("base-files"), deb("hello")])
+    install_wheel(root, wheel("markupsafe"))
+    (root / "etc" / "loop").symlink_to("loop")  # a symlink loop must be archived as a link, not followed
+    from_dir = audit_json(f"dir:{root}")
+    layout = write_layout(tmp_path / "layout", {"v": build_image([LayerSpec.from_dir(root)])})
+    assert _names(from_dir) == _names(audit_json(f"oci:{layout}:v"))
+    assert ("deb", "hello") in _names(from_dir) and ("pypi", "MarkupSafe") in _names(from_dir)
+    assert from_dir["images"][0]["distro"]["id"] == "debian"
+
+    missing = run_cli("audit", f"dir:{tmp_path / 'absent'}", "--no-cache")
+    assert missing.returncode == 2 and "not a directory" in missing.stderr

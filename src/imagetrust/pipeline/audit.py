@@ -16,7 +16,6 @@ from imagetrust.audit.layers import layer_inputs
 from imagetrust.audit.result import AuditResult, PlatformAudit
 from imagetrust.audit.scanner import ScanContext, Scanner
 from imagetrust.audit.unpack import ContentVisitor, Unknown, unpack_layers
-from imagetrust.errors import UsageError
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import (
     DirRef,
@@ -34,11 +33,8 @@ from imagetrust.registry.store import ImageStore
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
 
 
-def _parse(reference: str) -> RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef:
-    ref = parse_source(reference)
-    if isinstance(ref, DirRef):
-        raise UsageError(f"{reference}: auditing a root filesystem directory is not supported yet")
-    return ref
+def _parse(reference: str) -> RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef | DirRef:
+    return parse_source(reference)
 
 
 def _base_diff_ids(

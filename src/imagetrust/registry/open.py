@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from imagetrust.limits import Limits
-from imagetrust.oci.reference import DockerArchiveRef, OciArchiveRef, OciLayoutRef, RegistryRef
+from imagetrust.oci.reference import DirRef, DockerArchiveRef, OciArchiveRef, OciLayoutRef, RegistryRef
 from imagetrust.registry.archive import open_offline_store
 from imagetrust.registry.cache import BlobCache
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.repository import open_repository
+from imagetrust.registry.rootdir import DirectoryStore
 from imagetrust.registry.store import ImageStore
 
 
 def open_store(
-    ref: RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef,
+    ref: RegistryRef | OciLayoutRef | OciArchiveRef | DockerArchiveRef | DirRef,
     options: RegistryOptions,
     limits: Limits,
     cache: BlobCache | None,
@@ -27,4 +28,6 @@ def open_store(
         if options.limits != limits:
             options = replace(options, limits=limits)
         return open_repository(ref, options, cache)
+    if isinstance(ref, DirRef):
+        return DirectoryStore(ref.path, limits)
     return open_offline_store(ref, limits)
