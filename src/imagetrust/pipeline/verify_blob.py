@@ -199,7 +199,7 @@ def _keyed(request: VerifyBlobRequest, raw: bytes, blob: _Blob) -> VerifyBlobRes
         predicate_type=predicate_type,
         log_index=verified.tlog.log_index,
         integrated_time=verified.tlog.integrated_time,
-        tlog=verified.tlog.detail,
+        tlog="not checked (--insecure-ignore-tlog)" if request.insecure_ignore_tlog else verified.tlog.detail,
         trusted_root=root,
     )
 
