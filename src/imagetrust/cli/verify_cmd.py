@@ -7,13 +7,16 @@ from pathlib import Path
 
 import click
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
 from imagetrust.errors import CouldNotCheck, LocalInputError, UsageError, VerificationFailed
 from imagetrust.pipeline.verify import VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
-from imagetrust.trust.keys import load_public_key
+from imagetrust.trust.keys import PublicKey, load_public_key
+from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.slsa import ProvenanceExpectation
 from imagetrust.verify.statement import resolve_predicate_type
@@ -80,6 +83,38 @@ def _provenance(
     if not builder_id or not source_uri:
         raise UsageError("SLSA provenance checks need both --slsa-builder-id and --slsa-source-uri")
     return ProvenanceExpectation(builder_id, source_uri, source_tag, source_branch, build_type)
+
+
+def _default_trusted_root(identity: IdentityPolicy | None, given: Path | None) -> Path | None:
+    """Keyless checks default to the pinned public-good root; keyed-only runs need none."""
+    if given is not None or identity is None:
+        return given
+    try:
+        return public_good_trusted_root()
+    except LocalInputError:
+        return None
+
+
+def _legacy_material(
+    root_path: Path | None, roots: tuple[x509.Certificate, ...], rekor: tuple[PublicKey, ...]
+) -> tuple[tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
+    """Fulcio CAs and Rekor keys for legacy keyless signatures, from the trusted root unless given."""
+    if root_path is None or (roots and rekor):
+        return roots, rekor
+    root = load_trusted_root(root_path)
+    if not roots:
+        roots = tuple(cert for ca in root.certificate_authorities for cert in ca.chain)
+    if not rekor:
+        keys = []
+        for log in root.tlogs:
+            try:
+                keys.append(
+                    PublicKey.from_crypto(serialization.load_der_public_key(log.key_der), log.base_url)
+                )
+            except (LocalInputError, ValueError, UnsupportedAlgorithm):
+                continue  # a log key type we cannot use for SETs (e.g. a Rekor v2 checkpoint-only key)
+        rekor = tuple(keys)
+    return roots, rekor
 
 
 @click.command("verify")
@@ -157,17 +192,23 @@ def verify_command(
     for name, _ in _WORKFLOW_CLAIMS:
         rest.pop(name, None)
     settings = build_settings(**rest)  # type: ignore[arg-type]
+    identity = _identity(
+        certificate_identity,
+        certificate_identity_regexp,
+        certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp,
+        claims,
+    )
+    trusted_root = _default_trusted_root(identity, trusted_root)
+    legacy_roots, legacy_rekor = _load_roots(fulcio_roots), tuple(load_public_key(p) for p in rekor_keys)
+    if identity is not None:
+        legacy_roots, legacy_rekor = _legacy_material(trusted_root, legacy_roots, legacy_rekor)
     options = VerifyOptions(
         keys=tuple(load_public_key(p) for p in keys),
-        identity=_identity(
-            certificate_identity,
-            certificate_identity_regexp,
-            certificate_oidc_issuer,
-            certificate_oidc_issuer_regexp,
-            claims,
-        ),
-        fulcio_roots=_load_roots(fulcio_roots),
-        rekor_keys=tuple(load_public_key(p) for p in rekor_keys),
+        identity=identity,
+        fulcio_roots=legacy_roots,
+        rekor_keys=legacy_rekor,
+        keyed_tlog=bool(rekor_keys),
         trusted_root=trusted_root,
         threshold=threshold,
         predicate_types=tuple(resolve_predicate_type(t) for t in types),

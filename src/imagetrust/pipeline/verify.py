@@ -8,11 +8,9 @@ every required attestation type verified with this digest as its subject.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 
@@ -38,7 +36,7 @@ from imagetrust.report.verify import (
 )
 from imagetrust.trust.keys import KeyId, PublicKey
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
-from imagetrust.verify.dsse import parse_envelope, verify_envelope
+from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
 from imagetrust.verify.evidence import (
     AttestationItem,
@@ -51,8 +49,8 @@ from imagetrust.verify.evidence import (
 )
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.keyless import verify_keyless_attestation, verify_keyless_signature
-from imagetrust.verify.rekor import require_hashedrekord, verify_rekor_bundle
-from imagetrust.verify.results import CertIdentity, Statement, VerifiedStatement
+from imagetrust.verify.rekor import require_dsse, require_hashedrekord, verify_rekor_bundle
+from imagetrust.verify.results import CertIdentity, VerifiedStatement
 from imagetrust.verify.simplesigning import SIMPLE_SIGNING_MEDIA_TYPE, verify_simple_signing
 from imagetrust.verify.slsa import SLSA_V02, SLSA_V1, ProvenanceExpectation, verify_provenance
 from imagetrust.verify.statement import require_subject, statement_from_envelope
@@ -69,6 +67,7 @@ class VerifyOptions:
     identity: IdentityPolicy | None = None
     fulcio_roots: tuple[x509.Certificate, ...] = ()
     rekor_keys: tuple[PublicKey, ...] = ()
+    keyed_tlog: bool = False  # keyed items must carry a Rekor entry verified with ``rekor_keys``
     trusted_root: Path | None = None  # sigstore trusted_root.json, for keyless bundles
     threshold: int = 1
     predicate_types: tuple[str, ...] = ()  # full URIs
@@ -150,7 +149,7 @@ def _keyed_signature(
         item.payload, item.signature, options.keys, subject.digest, repository=ref, limits=limits
     )
     tlog, index = _NO_TLOG, None
-    if options.rekor_keys:
+    if options.keyed_tlog:
         if not item.rekor_bundle:
             raise VerificationFailed("a Rekor key was given but the signature carries no Rekor bundle")
         entry = verify_rekor_bundle(item.rekor_bundle, options.rekor_keys, limits=limits)
@@ -246,6 +245,23 @@ def _statement_result(
     )
 
 
+def _keyed_envelope_tlog(
+    item: AttestationItem,
+    payload: bytes,
+    signatures: Sequence[EnvelopeSignature],
+    signer: KeyId,
+    options: VerifyOptions,
+    limits: Limits,
+) -> tuple[str, int | None]:
+    if not options.keyed_tlog:
+        return _NO_TLOG, None
+    if not item.rekor_bundle:
+        raise VerificationFailed("a Rekor key was given but the attestation carries no Rekor bundle")
+    entry = verify_rekor_bundle(item.rekor_bundle, options.rekor_keys, limits=limits)
+    require_dsse(entry, payload, [s.sig for s in signatures], _key(options, signer), leaf_der=None)
+    return f"Rekor entry {entry.log_index} verified (SET)", entry.log_index
+
+
 def _verify_attestation(
     item: AttestationItem, subject: _Subject, options: VerifyOptions, limits: Limits
 ) -> ItemResult:
@@ -260,16 +276,12 @@ def _verify_attestation(
             envelope = parse_envelope(item.envelope, limits=limits)
             verified = verify_envelope(envelope, list(options.keys))
             statement = statement_from_envelope(verified, limits=limits)
-            signer = _key_signer(sorted(verified.signers)[0])
+            signer_id = sorted(verified.signers)[0]
+            tlog, index = _keyed_envelope_tlog(
+                item, envelope.payload, envelope.signatures, signer_id, options, limits
+            )
             return _statement_result(
-                statement,
-                signer,
-                "DSSE",
-                item.origin,
-                _NO_TLOG if not options.rekor_keys else None,
-                None,
-                subject.digest,
-                options,
+                statement, _key_signer(signer_id), "DSSE", item.origin, tlog, index, subject.digest, options
             )
         except VerificationFailed as e:
             reasons.append(e.diagnostics())
@@ -313,15 +325,6 @@ def _verify_attestation(
 # ---------------------------------------------------------------------------------------- bundles
 
 
-def _keyless_bundle_verifier() -> tuple[Callable[..., Any], Any] | None:
-    """The keyless-bundle verifier, when this build has it (imported lazily: it pulls in sigstore)."""
-    try:
-        module = importlib.import_module("imagetrust.verify.keyless_bundle")
-    except ImportError:
-        return None
-    return module.verify_keyless_bundle, module.KeylessTrust
-
-
 def _bundle_kind(predicate_type: str | None) -> str:
     return "signature" if predicate_type in (None, COSIGN_SIGN_PREDICATE) else "attestation"
 
@@ -336,14 +339,18 @@ def _verify_bundle(item: BundleItem, subject: _Subject, options: VerifyOptions, 
             if not options.keys:
                 raise VerificationFailed("bundle is signed with a key, but no --key was given")
             keyed = verify_keyed_bundle(
-                bundle, options.keys, artifact=subject.raw, rekor_keys=options.rekor_keys, limits=limits
+                bundle,
+                options.keys,
+                artifact=subject.raw,
+                rekor_keys=options.rekor_keys if options.keyed_tlog else (),
+                limits=limits,
             )
             signer = _key_signer(keyed.signer)
             statement, message_digest = keyed.statement, keyed.message_digest
             tlog: str | None = keyed.tlog.detail
             index = keyed.tlog.log_index
         else:
-            statement, message_digest, signer, tlog, index = _keyless_bundle(item, options, limits)
+            statement, message_digest, signer, tlog, index = _keyless_bundle(item, subject, options, limits)
         if statement is not None:
             kind = _bundle_kind(statement.predicate_type)
             if kind == "signature":
@@ -361,20 +368,21 @@ def _verify_bundle(item: BundleItem, subject: _Subject, options: VerifyOptions, 
 
 
 def _keyless_bundle(
-    item: BundleItem, options: VerifyOptions, limits: Limits
+    item: BundleItem, subject: _Subject, options: VerifyOptions, limits: Limits
 ) -> tuple[VerifiedStatement | None, Digest | None, Signer, str | None, int | None]:
     if options.identity is None:
         raise VerificationFailed("bundle is signed with a certificate (keyless), but no identity was given")
     if options.trusted_root is None:
-        raise VerificationFailed("keyless bundle needs --trusted-root")
-    verifier = _keyless_bundle_verifier()
-    if verifier is None:
-        raise VerificationFailed("keyless sigstore bundles are not supported by this build")
-    verify, trust_type = verifier
-    verified = verify(item.raw, trust_type(options.trusted_root, options.identity), limits=limits)
-    identity: CertIdentity = verified.identity
-    raw_statement: Statement | None = verified.statement
-    statement = VerifiedStatement(raw_statement, frozenset(), identity) if raw_statement is not None else None
+        raise VerificationFailed("keyless bundle needs a trusted root (--trusted-root)")
+    # Imported here: it pulls in sigstore-python, which keyed-only runs never need.
+    from imagetrust.verify.keyless_bundle import KeylessTrust, verify_keyless_bundle
+
+    trust = KeylessTrust(options.trusted_root, options.identity)
+    verified = verify_keyless_bundle(item.raw, trust, limits=limits, artifact=subject.digest)
+    identity = verified.identity
+    statement = None
+    if verified.statement is not None:
+        statement = VerifiedStatement(verified.statement, frozenset(), identity)
     index = verified.log_index
     tlog = f"Rekor entry {index} verified" if index is not None else "signed timestamp verified"
     return statement, verified.message_digest, _identity_signer(identity), tlog, index
@@ -516,7 +524,7 @@ def _requirements(options: VerifyOptions) -> Requirements:
         options.require_signatures,
         options.predicate_types,
         tuple(provenance),
-        bool(options.rekor_keys),
+        options.keyed_tlog,
     )
 
 
