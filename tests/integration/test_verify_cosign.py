@@ -489,3 +489,12 @@ def test_huge_signature_blob_is_refused_before_reading(
     code, doc, err = verify(f"{repo}@{digest}", "--key", keys.pub_a)
     assert code == 3, err
     assert doc is not None and "exceeds the limit of 16777216" in doc["reason"]
+
+
+def test_rekor_key_makes_the_log_entry_required_for_keyed_items(signed: Signed, keys: Keys) -> None:
+    # Signed with --tlog-upload=false: nothing was logged, so asking for tlog verification must fail.
+    code, doc, _ = verify(signed.ref, "--key", keys.pub_a, "--rekor-key", keys.pub_b)
+    assert code == 1 and doc is not None and doc["requirements"]["tlogChecked"] is True
+    reasons = {i["format"]: i["reason"] for i in doc["signatures"]}
+    assert "carries no Rekor bundle" in reasons["cosign simple-signing"]
+    assert "no log entry with a SignedEntryTimestamp" in reasons["sigstore bundle v0.3"]
