@@ -47,6 +47,9 @@ class Limits:
     max_link_depth: int = 40  # symlinks followed while resolving one path (Linux uses 40)
     max_file_content_bytes: int = 64 * MiB  # one file kept in memory for a cataloger/scanner
     max_total_content_bytes: int = 512 * MiB  # all kept file contents together
+    # secret scanning (audit/secrets)
+    secret_findings: int = 10_000  # secret findings reported for one image
+    secret_findings_per_file: int = 100
     # language catalogers (audit/catalog)
     embedded_metadata_bytes: int = 4 * MiB  # Go buildinfo / inflated cargo-auditable data of one binary
     # malware scanning (audit/malware)

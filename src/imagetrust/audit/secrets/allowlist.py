@@ -1,0 +1,98 @@
+"""What is not a secret: placeholder values, files never worth scanning, and test fixtures.
+
+Three levels: ``skip_paths`` files are not scanned at all (lockfiles hold integrity hashes, not secrets);
+``test_paths`` files are scanned but their findings are downgraded to LOW (a fixture key in an installed
+package's test suite is rarely a leak, but a deleted or real one still is); value filters drop placeholders.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+_SKIP_PATHS = (
+    r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|deno\.lock|poetry\.lock"
+    r"|Pipfile\.lock|Cargo\.lock|composer\.lock|Gemfile\.lock|go\.sum|gradle\.lockfile|packages\.lock\.json"
+    r"|mix\.lock|pubspec\.lock|flake\.lock|uv\.lock)$",
+    r"(?:^|/)\.git/(?:objects|index$)",
+    r"(?i)\.(?:png|jpe?g|gif|bmp|ico|svgz|webp|tiff?|woff2?|ttf|otf|eot|mo|pyc|class)$",
+    r"(?:^|/)usr/share/(?:doc|man|locale|i18n|zoneinfo|mime|icons)/",
+    r"(?:^|/)var/lib/(?:dpkg|apt/lists|rpm|apk)/",
+    r"(?:^|/)etc/ssl/certs/",
+    r"(?:^|/)usr/share/ca-certificates/",
+)
+_TEST_PATHS = (
+    r"(?i)(?:^|/)(?:tests?|testing|testdata|test_data|fixtures?|__tests__|spec|specs|mocks?|examples?|samples?"
+    r"|docs?)(?:/|$)",
+    r"(?i)(?:^|/)[^/]*(?:_test\.go|_test\.py|\.test\.[jt]sx?|\.spec\.[jt]sx?|test_[^/]*\.py)$",
+)
+# Values that hold a place rather than a secret, for every rule.
+_PLACEHOLDER = re.compile(
+    rb"(?i)example|xxxx|\*\*\*|changeme|change_me|change-me|redacted|placeholder|replace[_-]?me|your[_-]"
+    rb"|\$\{|\{\{|%\(|<[^>]*>|^\$[A-Za-z_]|^%[A-Za-z_]+%$|\.\.\."
+)
+# Extra words that mark a keyword-heuristic value as made up.
+_GENERIC_STOPWORDS = re.compile(
+    rb"(?i)dummy|fake|sample|test|mock|foo|bar|secret|password|passwd|token|apikey|api_key|here|insert|todo"
+    rb"|lorem|demo|qwerty|null|none|undefined|string|value|0{8}|1234567|abcdef|a{6}|x{6}"
+)
+_ONE_CHAR = re.compile(rb"^(.)\1*$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    skip_paths: tuple[re.Pattern[str], ...] = ()
+    test_paths: tuple[re.Pattern[str], ...] = ()
+    values: tuple[re.Pattern[bytes], ...] = ()  # user regexes: a matching value is not a secret
+    disabled_rules: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def default(cls) -> Allowlist:
+        return cls(
+            skip_paths=tuple(re.compile(p) for p in _SKIP_PATHS),
+            test_paths=tuple(re.compile(p) for p in _TEST_PATHS),
+        )
+
+    def extended(
+        self,
+        *,
+        skip_paths: Iterable[str] = (),
+        test_paths: Iterable[str] = (),
+        values: Iterable[str] = (),
+        disabled_rules: Iterable[str] = (),
+    ) -> Allowlist:
+        return Allowlist(
+            self.skip_paths + tuple(re.compile(p) for p in skip_paths),
+            self.test_paths + tuple(re.compile(p) for p in test_paths),
+            self.values + tuple(re.compile(v.encode()) for v in values),
+            self.disabled_rules | frozenset(disabled_rules),
+        )
+
+    def skips(self, path: str) -> bool:
+        return _joined(self.skip_paths).search(path) is not None
+
+    def is_test_path(self, path: str) -> bool:
+        return _joined(self.test_paths).search(path) is not None
+
+    def allows_value(self, value: bytes, *, generic: bool) -> bool:
+        """True when ``value`` is a placeholder (or user-allowlisted) and so not a finding."""
+        if _ONE_CHAR.match(value) or _PLACEHOLDER.search(value):
+            return True
+        if generic and _GENERIC_STOPWORDS.search(value):
+            return True
+        return any(v.search(value) for v in self.values)
+
+
+@functools.cache
+def _joined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One alternation instead of a loop: paths are checked for every file of the image."""
+    if not patterns:
+        return re.compile(r"(?!)")
+    parts = []
+    for p in patterns:
+        flags = "i" if p.flags & re.IGNORECASE else ""
+        body = p.pattern.removeprefix("(?i)")
+        parts.append(f"(?{flags}:{body})" if flags else f"(?:{body})")
+    return re.compile("|".join(parts))

@@ -1,0 +1,151 @@
+"""From candidate offsets to confirmed secrets in one buffer: regex, entropy, validators, allowlist."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from imagetrust.audit.secrets.allowlist import Allowlist
+from imagetrust.audit.secrets.engine import CandidateEngine, CompiledPattern, compile_patterns, make_engine
+from imagetrust.audit.secrets.entropy import is_random_enough
+from imagetrust.audit.secrets.rules import BUILTIN_RULES, Rule
+from imagetrust.audit.secrets.validate import VALIDATORS
+from imagetrust.errors import ConfigError
+
+# The regex re-reads this much of the candidate's line: anchors end within a name-and-assignment's length of
+# the match start, and values are at most a few hundred bytes.
+BEFORE = 256
+AFTER = 1024
+
+_CODE_EXTENSIONS = frozenset(
+    [
+        ".py",
+        ".pyi",
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".jsx",
+        ".ts",
+        ".tsx",
+        ".go",
+        ".java",
+        ".kt",
+        ".kts",
+        ".scala",
+        ".groovy",
+        ".cs",
+        ".vb",
+        ".fs",
+        ".rb",
+        ".php",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".hpp",
+        ".m",
+        ".mm",
+        ".swift",
+        ".rs",
+        ".dart",
+        ".lua",
+        ".pl",
+        ".pm",
+        ".r",
+        ".ex",
+        ".exs",
+        ".erl",
+        ".clj",
+        ".vue",
+        ".svelte",
+        ".html",
+        ".htm",
+        ".xml",
+        ".sql",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RawMatch:
+    rule: Rule
+    start: int  # offset of the whole match in the buffer
+    value_start: int
+    value: bytes  # the secret itself: only ever passed to ``redact.preview``
+
+
+def is_config_like(path: str) -> bool:
+    """Where a bare ``password: value`` is the value itself, not a reference to a variable."""
+    ext = posixpath.splitext(path)[1].lower()
+    return ext not in _CODE_EXTENSIONS
+
+
+class Matcher:
+    """A rule set compiled once: hyperscan database, confirming regexes and allowlist."""
+
+    def __init__(self, rules: Sequence[Rule] = BUILTIN_RULES, allowlist: Allowlist | None = None) -> None:
+        self.allowlist = allowlist if allowlist is not None else Allowlist.default()
+        active = [r for r in rules if r.id not in self.allowlist.disabled_rules]
+        ids = [r.id for r in active]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("secret rules: rule ids must be unique")
+        self.rules = tuple(active)
+        self._priority = {r.id: i for i, r in enumerate(self.rules)}
+        self.patterns: list[CompiledPattern] = compile_patterns(self.rules)
+        self.engine: CandidateEngine = make_engine(self.patterns)
+
+    def find(self, data: bytes, *, binary: bool = False, config_like: bool = True) -> list[RawMatch]:
+        """Every confirmed secret in ``data``, at most one per (rule, start), specific rules first."""
+        found: dict[tuple[str, int], RawMatch] = {}
+        for pattern_id, end in self.engine.candidates(data, binary=binary):
+            pattern = self.patterns[pattern_id]
+            if pattern.config_only and not config_like:
+                continue
+            rule = pattern.rule
+            if rule.window_after:  # spans lines (PEM): the anchor ends on the first line of the match
+                lo, hi = max(0, end - BEFORE), min(len(data), end + rule.window_after)
+            else:
+                line_end = data.find(b"\n", end)
+                lo = max(data.rfind(b"\n", 0, end) + 1, end - BEFORE)
+                hi = min(len(data) if line_end < 0 else line_end, end + AFTER)
+            for m in pattern.regex.finditer(data, lo, hi):
+                value = m.group("secret")
+                if value is None or (rule.id, m.start()) in found or not self._accept(rule, m, value):
+                    continue
+                found[(rule.id, m.start())] = RawMatch(rule, m.start(), m.start("secret"), value)
+        return self._drop_overlaps(found.values())
+
+    def _accept(self, rule: Rule, m: re.Match[bytes], value: bytes) -> bool:
+        if len(value) < rule.min_length or not is_random_enough(value, rule.entropy):
+            return False
+        if self.allowlist.allows_value(value, generic=rule.generic):
+            return False
+        check = VALIDATORS.get(rule.validator) if rule.validator else None
+        return check is None or check(m, value)
+
+    def _drop_overlaps(self, matches: Iterable[RawMatch]) -> list[RawMatch]:
+        """When rules agree on one value (a GitHub token assigned to ``api_key``), keep the most specific."""
+        ordered = sorted(matches, key=lambda m: self._priority[m.rule.id])
+        kept: list[RawMatch] = []
+        seen: set[int] = set()
+        for m in ordered:
+            if m.value_start in seen:
+                continue
+            seen.add(m.value_start)
+            kept.append(m)
+        kept.sort(key=lambda m: m.start)
+        return kept
+
+
+def check_rule_examples(matcher: Matcher, rule: Rule) -> list[str]:
+    """The examples of ``rule`` it gets wrong (empty when it passes its own examples)."""
+    wrong = []
+    for i, example in enumerate(rule.true_examples, 1):
+        if not any(m.rule.id == rule.id for m in matcher.find(example.encode(), config_like=True)):
+            wrong.append(f"misses its true example {i}")
+    for i, example in enumerate(rule.false_examples, 1):
+        if any(m.rule.id == rule.id for m in matcher.find(example.encode(), config_like=True)):
+            wrong.append(f"matches its false example {i}")
+    return wrong

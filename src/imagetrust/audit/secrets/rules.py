@@ -1,0 +1,326 @@
+# ruff: noqa: E501  (patterns and examples read best on one line)
+"""Our secret rule set, as data: each rule carries the examples its unit test proves it on.
+
+A rule's patterns are Python regular expressions that hyperscan can also compile in prefilter mode (so
+lookarounds are allowed: hyperscan over-approximates them and Python confirms).  The value that is the
+secret is the named group ``secret``.  ``generic`` rules are keyword-plus-value heuristics: they only
+run on text, and a provider-specific rule matching the same value wins over them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagetrust.audit.findings import Severity
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One expression of a rule; ``config_only`` limits it to config-like files (unquoted values)."""
+
+    regex: str
+    config_only: bool = False
+    anchor: str | None = None  # hyperscan expression found at or before every match's end (speed)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    severity: Severity
+    patterns: tuple[Pattern, ...]
+    keywords: tuple[
+        str, ...
+    ] = ()  # lower-case words one of which the match contains (documentation, fallback)
+    entropy: float | None = None  # minimum Shannon entropy (bits per char) of the secret value
+    min_length: int = 0
+    case_insensitive: bool = False
+    generic: bool = False  # keyword + value heuristics: text only, placeholder filters, loses to specific
+    window_after: int = 0  # extra bytes after the line the value may span (PEM bodies)
+    validator: str | None = None  # name of an extra check in ``validate.py`` (jwt, basic-auth, ...)
+    true_examples: tuple[str, ...] = ()
+    false_examples: tuple[str, ...] = ()
+
+
+def _p(regex: str, anchor: str | None = None) -> tuple[Pattern, ...]:
+    return (Pattern(regex, anchor=anchor),)
+
+
+# A value boundary: what may follow a token so ``abc`` is not read as the start of ``abcdef``.
+_END = r"(?![A-Za-z0-9_\-])"
+_START = r"(?<![A-Za-z0-9_\-])"
+# `name = value`, `name: value`, `"name": "value"`, `name := value`, `name => value`, `--name value`
+_ASSIGN = r"""["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+(?=["']))[ \t]*"""
+_PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20})"
+_PW_ANCHOR = r"(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}[\"']?\]?[ \t]*(?::=|=>|=|:|[ \t]+[\"'])"
+_H = Severity.HIGH
+_C = Severity.CRITICAL
+_M = Severity.MEDIUM
+_L = Severity.LOW
+
+# fmt: off
+BUILTIN_RULES: tuple[Rule, ...] = (
+    # --- cloud -----------------------------------------------------------------------------------------
+    Rule(
+        "aws-access-key-id", "AWS access key id", _C,
+        _p(_START + r"(?P<secret>(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})" + _END, r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}"),
+        keywords=("akia", "asia", "abia", "acca"), entropy=3.0,
+        true_examples=("aws_access_key_id = AKIAZ5Q7M3RTW2LXNHB4", '"AccessKeyId": "ASIAV3KQ7ZPN2MWXRT6Y"'),
+        false_examples=("AKIAIOSFODNN7EXAMPLE", "AKIAXXXXXXXXXXXXXXXX", "MYAKIAZ5Q7M3RTW2LXNHB4Z"),
+    ),
+    Rule(
+        "aws-secret-access-key", "AWS secret access key", _C,
+        _p(r"(?i)aws[\w.-]{0,20}?(?:secret|sk)[\w.-]{0,20}" + _ASSIGN
+           + r"""["']?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])""", r"(?i)aws[\w.-]{0,20}(?:secret|sk)"),
+        keywords=("aws",), entropy=4.0,
+        true_examples=("aws_secret_access_key = Qx3pV8s7Lm2Nd4Rt9Kw1Zb6Yc5Hf0Gj8Ue3Ai7Op",
+                       'AWS_SECRET_KEY: "8Fk2mP9qR4tV7wX1yZ3bC6dE0gH5jK8nL2pS4uW7"'),
+        false_examples=("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                        "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
+                        "aws_secret_access_key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ),
+    Rule(
+        "gcp-service-account-key", "Google Cloud service-account private key (JSON key file)", _C,
+        _p(r'"private_key"[ \t]*:[ \t]*"-----BEGIN (?:RSA )?PRIVATE KEY-----(?:\\r)?\\n'
+           r"(?P<secret>[A-Za-z0-9+/=]{64,})", r'"private_key"[ \t]*:[ \t]*"-----BEGIN'),
+        keywords=("private_key",), entropy=4.5,
+        true_examples=('"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7'
+                       'qM3xV9Lr2pT5wK8nY4bZ1cF6gH0jD3sA7eR9uI2oP5lN8mQ4vW1xE6yB3zC0aG7\\n"',),
+        false_examples=('"private_key": "-----BEGIN PRIVATE KEY-----\\n...\\n-----END PRIVATE KEY-----\\n"',),
+    ),
+    Rule(
+        "google-api-key", "Google API key", _H,
+        _p(_START + r"(?P<secret>AIza[0-9A-Za-z_\-]{35})" + _END, r"AIza[0-9A-Za-z_\-]{35}"),
+        keywords=("aiza",), entropy=3.5,
+        true_examples=("key=AIzaSyD3kq9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2G",),
+        false_examples=("AIzaSyXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "AIzaShort"),
+    ),
+    Rule(
+        "google-oauth-access-token", "Google OAuth access token", _H,
+        _p(_START + r"(?P<secret>ya29\.[0-9A-Za-z_\-]{30,})" + _END, r"ya29\.[0-9A-Za-z_\-]{30}"),
+        keywords=("ya29.",), entropy=3.5,
+        true_examples=("token: ya29.a0AfH6SMBx7Lq2Vt9Rk4Np8Wz1Cy5Dh3Fj6Gm0Sb2Ue7Ko",),
+        false_examples=("ya29.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",),
+    ),
+    Rule(
+        "azure-storage-key", "Azure storage account key or connection string", _C,
+        (
+            Pattern(r"(?i)AccountKey[ \t]*=[ \t]*(?P<secret>[A-Za-z0-9+/]{86}==)", anchor=r"(?i)AccountKey[ \t]*="),
+            Pattern(r"(?i)azure[\w.-]{0,20}(?:storage|account)[\w.-]{0,10}key" + _ASSIGN
+                    + r"""["']?(?P<secret>[A-Za-z0-9+/]{86}==)""", anchor=r"(?i)azure[\w.-]{0,20}(?:storage|account)"),
+        ),
+        keywords=("accountkey", "azure"), entropy=4.5,
+        true_examples=(
+            "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=PtYgjmUhBel31iEl2hpChYgCfrL1spNxnyVmihA/"
+            "2O76UMFxFkM/R5Kjp1vRt+1fjORS/6ilI8ihN5KXSc7Tvo==;EndpointSuffix=core.windows.net",
+        ),
+        false_examples=("AccountKey=<your-key>", "AccountKey=" + "A" * 86 + "=="),
+    ),
+    # --- version control ---------------------------------------------------------------------------------
+    Rule(
+        "github-token", "GitHub personal, OAuth, user-to-server, server-to-server or refresh token", _H,
+        (
+            Pattern(_START + r"(?P<secret>gh[pousr]_[A-Za-z0-9]{36,251})" + _END, anchor=r"gh[pousr]_[A-Za-z0-9]{36}"),
+            Pattern(_START + r"(?P<secret>github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _END, anchor="github_pat_"),
+        ),
+        keywords=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), entropy=3.5,
+        true_examples=("GITHUB_TOKEN=ghp_R8kq2Lx9Vm4Tn7Wp1Zb5Yc3Hf6Gj0Ud8Ae2Ks",
+                       "gho_T7nV2xQ9mL4kR8pW1zB6yC3dF5gH0jS2aE7u",
+                       "github_pat_11ABCDEFG0Kq9Lm2Vx8Rt5_1Pb7Hc4Zf6Jy0Ue2GaQs3Dk8Lr5Mt9Vn1Xw4Yb7Cz2Fh6Jj0Kp3Lq8Mr5Ns"),
+        false_examples=("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "ghp_short", "ghp_${GITHUB_TOKEN}"),
+    ),
+    Rule(
+        "gitlab-token", "GitLab personal access token", _H,
+        _p(_START + r"(?P<secret>glpat-[A-Za-z0-9_\-]{20})" + _END, r"glpat-[A-Za-z0-9_\-]{20}"),
+        keywords=("glpat-",), entropy=3.0,
+        true_examples=("CI_TOKEN: glpat-Xk2m9QvL7pR4tW1nB6yC",),
+        false_examples=("glpat-xxxxxxxxxxxxxxxxxxxx", "glpat-<token>"),
+    ),
+    # --- chat and webhooks ---------------------------------------------------------------------------
+    Rule(
+        "slack-token", "Slack bot, user, app or configuration token", _H,
+        _p(_START + r"(?P<secret>xox[abposre]-[0-9]{8,14}-[0-9A-Za-z\-]{8,250})" + _END, r"xox[abposre]-[0-9]{8}"),
+        keywords=("xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxs-", "xoxr-", "xoxe-"), entropy=3.0,
+        true_examples=("SLACK_TOKEN=xoxb-263594206564-2343594206574-FGqddMF8t08v8N7Oq4i57vs1",),
+        false_examples=("xoxb-XXXXXXXXXXX-XXXXXXXXXXXX-XXXXXXXXXXXXXXXXXXXXXXXX", "xoxb-token"),
+    ),
+    Rule(
+        "slack-webhook", "Slack incoming webhook URL", _H,
+        _p(r"https?://hooks\.slack\.com/(?:services|workflows|triggers)/"
+           r"(?P<secret>T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/[A-Za-z0-9]{20,40})", r"hooks\.slack\.com/"),
+        keywords=("hooks.slack.com",), entropy=3.0,
+        true_examples=("https://hooks.slack.com/services/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",),
+        false_examples=("https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",),
+    ),
+    Rule(
+        "discord-webhook", "Discord webhook URL", _H,
+        _p(r"https?://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/"
+           r"(?P<secret>[A-Za-z0-9_\-]{60,72})", r"discord(?:app)?\.com/api/webhooks/"),
+        keywords=("discord",), entropy=3.5,
+        true_examples=("https://discord.com/api/webhooks/812345678901234567/" + "Kq9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3Dk8Lr5Mt9Vn1Xw4Yb7Cz2Fh6Jj0Kp3L",),
+        false_examples=("https://discord.com/api/webhooks/812345678901234567/" + "x" * 68,),
+    ),
+    Rule(
+        "discord-bot-token", "Discord bot token", _H,
+        _p(_START + r"(?P<secret>[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})" + _END, r"[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27}"),
+        keywords=("discord",), entropy=4.0,
+        true_examples=("DISCORD_TOKEN=MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",),
+        false_examples=("MTk4NjIyNDgzNDcxOTI1MjQ4.xxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxx",),
+    ),
+    Rule(
+        "telegram-bot-token", "Telegram bot API token", _H,
+        _p(_START + r"(?P<secret>[0-9]{8,10}:AA[0-9A-Za-z_\-]{33})" + _END, r"[0-9]{8}:AA[0-9A-Za-z_\-]{33}"),
+        keywords=(":aa",), entropy=3.5,
+        true_examples=("BOT_TOKEN=5872931046:AAHk9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQ",),
+        false_examples=("5872931046:AAXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",),
+    ),
+    # --- payment, mail, messaging, package registries -------------------------------------------------
+    Rule(
+        "stripe-live-key", "Stripe live secret or restricted key", _C,
+        _p(_START + r"(?P<secret>(?:sk|rk)_live_[0-9A-Za-z]{20,99})" + _END, r"[sr]k_live_[0-9A-Za-z]{20}"),
+        keywords=("sk_live_", "rk_live_"), entropy=3.5,
+        true_examples=("STRIPE_KEY=sk_live_51Hq9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3Dk",),
+        false_examples=("sk_test_51Hq9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3Dk", "sk_live_xxxxxxxxxxxxxxxxxxxxxxxx"),
+    ),
+    Rule(
+        "sendgrid-api-key", "SendGrid API key", _H,
+        _p(_START + r"(?P<secret>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})" + _END, r"SG\.[A-Za-z0-9_\-]{22}\."),
+        keywords=("sg.",), entropy=4.0,
+        true_examples=("SENDGRID_API_KEY=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",),
+        false_examples=("SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",),
+    ),
+    Rule(
+        "twilio-api-key", "Twilio API key sid", _H,
+        _p(_START + r"(?P<secret>SK[0-9a-f]{32})" + _END, r"SK[0-9a-f]{32}"),
+        keywords=("sk",), entropy=3.2,
+        true_examples=("TWILIO_API_KEY=SK4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e",),
+        false_examples=("SK00000000000000000000000000000000", "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    ),
+    Rule(
+        "twilio-auth-token", "Twilio auth token", _H,
+        _p(r"(?i)twilio[\w.-]{0,20}(?:auth|token|secret)[\w.-]{0,10}" + _ASSIGN
+           + r"""["']?(?P<secret>[0-9a-f]{32})""" + _END, r"(?i)twilio[\w.-]{0,20}(?:auth|token|secret)"),
+        keywords=("twilio",), entropy=3.2,
+        true_examples=("TWILIO_AUTH_TOKEN=9c2e7a1f4b8d3e6a0c5f9b2d7e1a4c8f",),
+        false_examples=("TWILIO_AUTH_TOKEN=your_auth_token", "TWILIO_AUTH_TOKEN=00000000000000000000000000000000"),
+    ),
+    Rule(
+        "mailgun-api-key", "Mailgun API key", _H,
+        _p(_START + r"(?P<secret>key-[0-9a-f]{32})" + _END, r"key-[0-9a-f]{32}"),
+        keywords=("key-",), entropy=3.2,
+        true_examples=("MAILGUN_KEY=key-9c2e7a1f4b8d3e6a0c5f9b2d7e1a4c8f",),
+        false_examples=("key-00000000000000000000000000000000",),
+    ),
+    Rule(
+        "npm-token", "npm access token", _H,
+        (
+            Pattern(_START + r"(?P<secret>npm_[A-Za-z0-9]{36})" + _END, anchor=r"npm_[A-Za-z0-9]{36}"),
+            Pattern(r"(?i)_authToken[ \t]*=[ \t]*(?P<secret>[A-Za-z0-9_\-.+/=]{20,})", anchor=r"(?i)_authToken[ \t]*="),
+        ),
+        keywords=("npm_", "_authtoken"), entropy=3.5,
+        true_examples=("//registry.npmjs.org/:_authToken=npm_Kq9Lm2Vx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3D",
+                       "//npm.acme.io/:_authToken=4b8d3e6a-0c5f-9b2d-7e1a-4c8f9c2e7a1f"),
+        false_examples=("//registry.npmjs.org/:_authToken=${NPM_TOKEN}", "npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ),
+    Rule(
+        "pypi-token", "PyPI upload token", _H,
+        _p(_START + r"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})", r"pypi-AgEIcHlwaS5vcmc"),
+        keywords=("pypi-ageichlwas5vcmc",), entropy=3.5,
+        true_examples=("password = pypi-AgEIcHlwaS5vcmcCJGQ3ZTk1Y2E3LWQ4NDEtNGQ5Mi1hYjQyLTg0ZjJlNmE2YjE4ZAACKlsz",),
+        false_examples=("pypi-AgEIcHlwaS5vcmc",),
+    ),
+    # --- keys and tokens in standard formats --------------------------------------------------------
+    Rule(
+        "private-key", "Private key (PEM, OpenSSH or PGP block)", _C,
+        _p(r"-----BEGIN[ A-Z0-9_]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+           r"""(?:\s|\\[rn]|["',+])*(?:[A-Za-z][A-Za-z-]{1,30}:[^\n]{0,200}(?:\n|\\n)(?:\s|\\[rn])*)*"""
+           r"(?P<secret>[A-Za-z0-9+/=]{40,})", r"-----BEGIN[ A-Z0-9_]{0,40}PRIVATE KEY"),
+        keywords=("private key",), entropy=3.5, window_after=4096,
+        true_examples=("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3qK9vLm2Xx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3Dk8Lr5Mt9Vn\n",
+                       "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"),
+        false_examples=("-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----",
+                        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA3qK9vLm2Xx8Rt5Nw1Pb7\n",
+                        "-----BEGIN RSA PRIVATE KEY-----\nXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"),
+    ),
+    Rule(
+        "jwt", "JSON Web Token", _M,
+        _p(_START + r"(?P<secret>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})" + _END, r"eyJ[A-Za-z0-9_\-]{8}[A-Za-z0-9_\-]*\.eyJ"),
+        keywords=("eyj",), entropy=3.0, validator="jwt",
+        true_examples=("Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",),
+        false_examples=("eyJub3RhIjoiand0In0.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",),
+    ),
+    Rule(
+        "url-credentials", "URL with an embedded password", _H,
+        _p(r"(?i)(?<![A-Za-z0-9+.\-])[a-z][a-z0-9+.\-]{1,20}://[^\s:@/\"'<>()\[\]{}\\]{1,64}:"
+           r"(?P<secret>[^\s:@/\"'<>()\[\]{}\\]{3,128})@[A-Za-z0-9.\-_\[\]]{2,}",
+           r"://[^\s:@/]{1,64}:[^\s:@/]{3,128}@"),
+        keywords=("://",), validator="url-password", generic=True,
+        true_examples=("DATABASE_URL=postgres://app:Vq7xL2mP9kR4@db.internal:5432/app",
+                       "amqp://guest:Sx8Pq3Lm7Ty2@rabbit:5672/"),
+        false_examples=("postgres://user:password@localhost/db", "mysql://root:${MYSQL_ROOT_PASSWORD}@db/app",
+                        "https://user:<password>@host", "http://user:pass@example.com",
+                        "git@github.com:org/repo.git"),
+    ),
+    Rule(
+        "http-basic-auth", "HTTP Basic authorization credentials", _H,
+        _p(r"(?i)\bbasic[ \t]+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])", r"(?i)basic[ \t]+[A-Za-z0-9+/]{8}"),
+        keywords=("basic",), validator="basic-auth",
+        true_examples=("Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l",),
+        false_examples=("Authorization: Basic dXNlcjpwYXNzd29yZA==", "Basic authentication is supported",
+                        "Authorization: Basic Zm9vYmFy"),
+    ),
+    Rule(
+        "bearer-token", "HTTP Bearer token", _M,
+        _p(r"(?i)\bbearer[ \t]+(?P<secret>[A-Za-z0-9_\-.~+/]{20,}=*)(?![A-Za-z0-9_\-.~+/=])",
+           r"(?i)bearer[ \t]+[A-Za-z0-9_\-.~+/]{20}"),
+        keywords=("bearer",), entropy=3.5, generic=True,
+        true_examples=('curl -H "Authorization: Bearer 6f1a9c2e7b4d8e3a0c5f9b2d7e1a4c8f3b6d"',),
+        false_examples=("Authorization: Bearer YOUR_ACCESS_TOKEN_HERE", "Bearer ${TOKEN}",
+                        "Authorization: Bearer <token>"),
+    ),
+    Rule(
+        "powershell-securestring", "Plain-text password passed to ConvertTo-SecureString", _H,
+        _p(r"""(?i)ConvertTo-SecureString[ \t]+(?:-String[ \t]+)?["'](?P<secret>[^"'\s$]{4,128})["'][ \t]+"""
+           r"-AsPlainText", r"(?i)ConvertTo-SecureString"),
+        keywords=("convertto-securestring",), generic=True,
+        true_examples=('$p = ConvertTo-SecureString "Pz8!kq2Lx9" -AsPlainText -Force',),
+        false_examples=('ConvertTo-SecureString "$env:PASS" -AsPlainText -Force',
+                        "ConvertTo-SecureString 'changeme' -AsPlainText -Force"),
+    ),
+    # --- generic assignments -------------------------------------------------------------------------
+    Rule(
+        "password-assignment", "Password assigned in configuration or code", _M,
+        (
+            Pattern(_PW_NAME + _ASSIGN + r"""["'`](?P<secret>[^"'`\n\r]{4,128})["'`]""", anchor=_PW_ANCHOR),
+            Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>]{4,128})(?=$|[\s,;#])""",
+                    config_only=True, anchor=_PW_ANCHOR),
+            Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=|[ \t]+)["']?"""
+                    r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
+        ),
+        keywords=("pass", "pwd"), generic=True, case_insensitive=True, validator="password",
+        true_examples=('DB_PASSWORD="Tr0ub4dor&3x"', "password: kq8Vt2Lm", "spring.datasource.password=Zx81qLm4",
+                       "const password = 'talnrk8Sq';", "mysql -u root --password=Zx81qLm4 app"),
+        false_examples=("password = ${DB_PASSWORD}", 'password = "changeme"', "password: <your password>",
+                        'password = "password"', "Password: d.config.Password,", "password = getenv('PW')",
+                        "password_hash = 'a'", 'PASSWORD = ""', "password: !vault |", "password=123456"),
+    ),
+    Rule(
+        "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
+        _p(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key"
+           r"|private[_\-.]?key|client[_\-.]?secret|credential|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key"
+           r"|encryption[_\-.]?key|session[_\-.]?key|_key|auth)[\w.\-]{0,20})"
+           + _ASSIGN + r"""["'`]?(?P<secret>[A-Za-z0-9+/=_\-.~]{16,256})(?![A-Za-z0-9+/=_\-.~])""",
+           r"(?i)(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
+           r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key|_key|auth)"
+           r"""[\w.\-]{0,20}["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+["'])[ \t]*["'`]?[A-Za-z0-9+/=_\-.~]{16}"""),
+        keywords=("secret", "token", "key", "credential", "auth"), entropy=3.3, min_length=16, generic=True,
+        case_insensitive=True, validator="generic",
+        true_examples=("api_key = 'Zq8Lm2Vx7Rt5Nw1Pb4Hc9Jf'", 'client_secret: "6f1a9c2e7b4d8e3a0c5f9b2d7e1a4c8f"',
+                       "SECRET_KEY=k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B"),
+        false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
+                        "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
+                        "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
+                        "public_key = 'ssh-rsa'"),
+    ),
+)
+# fmt: on

@@ -1,0 +1,112 @@
+"""Checks a rule names by ``validator``: structure a regex cannot express (JWT header, Basic payload).
+
+Each takes the regex match and the value and answers whether the candidate is a real-looking secret.
+They run only on candidates hyperscan and the rule's regex already accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+
+from imagetrust.audit.secrets.entropy import shannon
+
+_WEAK = frozenset(
+    b"password passw0rd pass1234 pa55word p@ssw0rd p@ssword 123456 12345678 123456789 1234 12345 admin "
+    b"administrator root toor secret pass test guest user username default qwerty letmein welcome abc123 "
+    b"foobar postgres mysql oracle none null nil empty required optional string true false changeit "
+    b"mypassword yourpassword userpassword dbpassword passwd pwd".split()
+)
+_DOTTED_IDENT = re.compile(rb"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?$")
+_CODE_CHARS = re.compile(rb"[(){}\[\]]|^[$%@&*!\\<:=]|^[./~][\w.-]*/|\s")
+_FILE_NAME = re.compile(
+    rb"(?i)\.(?:js|json|ts|py|rb|go|java|xml|html?|css|ya?ml|txt|md|png|jpe?g|svg|pem|crt"
+    rb"|key|pub|conf|cfg|ini|properties|env|sh|php|lock|log)$"
+)
+_NOT_A_VALUE_NAME = re.compile(
+    rb"(?i)(?:izer|ize|ization|type|url|uri|endpoint|file|path|dir|name|length|len|size|ttl|expir\w*|header"
+    rb"|field|param|label|prefix|suffix|format|count|index|policy|regex|pattern|hint|prompt|placeholder|hash"
+    rb"|salt|id|ids|_?mode|version|required|enabled|min|max|reset|changed|validator|strength|provider|input"
+    rb"|column|char|desc|description|title|text|message|msg|error|key_?id|location|endpoint|uuid)$"
+)
+
+
+def _b64decode(text: bytes) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _name_says_not_a_value(match: re.Match[bytes]) -> bool:
+    name = match.groupdict().get("name")
+    return name is not None and _NOT_A_VALUE_NAME.search(name.rstrip(b"\"'] \t")) is not None
+
+
+def jwt(match: re.Match[bytes], value: bytes) -> bool:
+    header = _b64decode(value.split(b".", 1)[0])
+    if header is None:
+        return False
+    try:
+        obj = json.loads(header)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(obj, dict) and "alg" in obj
+
+
+def basic_auth(match: re.Match[bytes], value: bytes) -> bool:
+    try:
+        decoded = base64.b64decode(value + b"=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    user, sep, password = decoded.partition(b":")
+    if not sep or not user or len(password) < 4 or not all(32 < b < 127 for b in decoded):
+        return False
+    return password.lower() not in _WEAK and password.lower() != user.lower()
+
+
+def url_password(match: re.Match[bytes], value: bytes) -> bool:
+    whole = match.group(0).lower()
+    if b"@example." in whole or b"@host" in whole:
+        return False
+    return _password_like(value) and value.lower() not in {b"pass", b"pwd"}
+
+
+def _password_like(value: bytes) -> bool:
+    low = value.lower()
+    if low in _WEAK or b"password" in low or b"passwd" in low:
+        return False
+    if _DOTTED_IDENT.match(value) or _CODE_CHARS.search(value) or _FILE_NAME.search(value):
+        return False
+    return not (value.isdigit() and len(value) < 6)
+
+
+def password(match: re.Match[bytes], value: bytes) -> bool:
+    return not _name_says_not_a_value(match) and _password_like(value)
+
+
+def generic(match: re.Match[bytes], value: bytes) -> bool:
+    if _name_says_not_a_value(match):
+        return False
+    if _DOTTED_IDENT.match(value) or _FILE_NAME.search(value) or value.startswith((b"/", b"./", b"-")):
+        return False
+    has_digit = any(48 <= b <= 57 for b in value)
+    has_upper = any(65 <= b <= 90 for b in value)
+    has_lower = any(97 <= b <= 122 for b in value)
+    if not has_digit and not (has_upper and has_lower and shannon(value) >= 4.0):
+        return False
+    # words joined by separators (`my-service-account-name`) are names, not keys
+    parts = re.split(rb"[_\-.]", value)
+    return not (len(parts) >= 3 and all(p.isalpha() for p in parts if p))
+
+
+VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
+    "jwt": jwt,
+    "basic-auth": basic_auth,
+    "url-password": url_password,
+    "password": password,
+    "generic": generic,
+}
