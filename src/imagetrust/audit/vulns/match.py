@@ -25,7 +25,6 @@ _LANGUAGE_ECOSYSTEMS = {
     "pypi": "PyPI", "npm": "npm", "golang": "Go", "cargo": "crates.io", "maven": "Maven",
     "gem": "RubyGems", "composer": "Packagist", "nuget": "NuGet",
 }  # fmt: skip
-_EVENT_ORDER = {"introduced": 0, "last_affected": 1, "fixed": 2, "limit": 3}
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,20 @@ def _closes(kind: str, order: int) -> bool:
     return (kind == "fixed" and order >= 0) or (kind == "last_affected" and order > 0)
 
 
+@functools.lru_cache(maxsize=8192)
+def _sorted_events(rng: Range, comparator: Comparator) -> tuple[Event, ...]:
+    # A stable sort: events at the same version keep the advisory's order, as OSV's reference
+    # evaluation does (pyspark's "fixed 3.1.1" then "introduced 3.1.1" re-opens the range).
+    def event_order(x: Event, y: Event) -> int:
+        return _cmp(comparator, x.version, y.version)
+
+    return tuple(sorted(rng.events, key=functools.cmp_to_key(event_order)))
+
+
 def range_affects(rng: Range, version: str, comparator: Comparator) -> bool:
     """OSV's algorithm for one ECOSYSTEM/SEMVER range; raises RangeError on unparseable event versions."""
-
-    def event_order(x: Event, y: Event) -> int:
-        return _cmp(comparator, x.version, y.version) or _EVENT_ORDER[x.kind] - _EVENT_ORDER[y.kind]
-
     try:
-        events = sorted(rng.events, key=functools.cmp_to_key(event_order))
+        events = _sorted_events(rng, comparator)
         limits = [e.version for e in events if e.kind == "limit"]
         if limits and all(_cmp(comparator, version, lim) >= 0 for lim in limits):
             return False
