@@ -1,0 +1,1 @@
+"""Policy documents (versioned, strict) and their pure evaluation into a decision."""
