@@ -264,7 +264,9 @@ def test_certificate_bundles_are_not_keyed(key: ec.EllipticCurvePrivateKey) -> N
         verify_keyed_bundle(parse_bundle(raw(doc)), [public(key)])
 
 
-def test_rekor_entry_checked_when_a_rekor_key_is_given(key: ec.EllipticCurvePrivateKey, log: RekorLog) -> None:
+def test_rekor_entry_checked_when_a_rekor_key_is_given(
+    key: ec.EllipticCurvePrivateKey, log: RekorLog
+) -> None:
     rekor = PublicKey.from_crypto(log.key.public_key(), "rekor key")
     doc = dsse_bundle(key, statement())
     log_dsse(log, doc, key)
@@ -287,7 +289,9 @@ def test_rekor_entry_not_naming_this_signature_is_refused(
         verify_keyed_bundle(parse_bundle(raw(doc)), [public(key)], rekor_keys=(rekor,))
 
 
-def test_rekor_key_given_but_no_entry_or_untrusted_log(key: ec.EllipticCurvePrivateKey, log: RekorLog) -> None:
+def test_rekor_key_given_but_no_entry_or_untrusted_log(
+    key: ec.EllipticCurvePrivateKey, log: RekorLog
+) -> None:
     rekor = PublicKey.from_crypto(log.key.public_key(), "rekor key")
     with pytest.raises(VerificationFailed, match="no log entry with a SignedEntryTimestamp"):
         verify_keyed_bundle(
