@@ -9,9 +9,11 @@ import click
 
 from imagetrust import __version__
 from imagetrust.cli.console import Console
+from imagetrust.cli.attest_cmd import attest_command
 from imagetrust.cli.audit_cmd import audit_command
 from imagetrust.cli.db_cmd import db_command
 from imagetrust.cli.inspect_cmd import inspect_command
+from imagetrust.cli.promote_cmd import promote_command
 from imagetrust.cli.verify_blob_cmd import verify_blob_command
 from imagetrust.cli.verify_cmd import verify_command
 from imagetrust.errors import ExitCode, ImageTrustError
@@ -35,6 +37,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 cli.add_command(audit_command)
+cli.add_command(attest_command)
+cli.add_command(promote_command)
 cli.add_command(db_command)
 cli.add_command(inspect_command)
 cli.add_command(verify_command)

@@ -257,6 +257,38 @@ class RegistryRepository:
         put.close()
         return True
 
+    def has_blob(self, digest: Digest) -> bool:
+        """Whether the registry already holds this blob (HEAD); errors raise, never read as absent."""
+        what = f"blob {self.ref.repository}@{digest.short}"
+        head = self.client.request("HEAD", f"{self._base}/blobs/{digest}", scopes=self._push, what=what)
+        head.close()
+        if head.status_code == 200:
+            return True
+        if head.status_code == 404:
+            return False
+        raise unexpected_status(head, self._label, what, self.limits.error_body_bytes)
+
+    def mount_blob(self, digest: Digest, source_repository: str) -> bool:
+        """Cross-repository mount from another repository on this registry; False if the registry declined.
+
+        A declined mount (202) opens an upload session that is left to expire; the caller then uploads.
+        """
+        what = f"mount of blob {digest.short} from {source_repository} to {self.ref.repository}"
+        scopes = (*self._push, Scope.repository(source_repository, "pull"))
+        response = self.client.request(
+            "POST",
+            f"{self._base}/blobs/uploads/",
+            scopes=scopes,
+            what=what,
+            params={"mount": str(digest), "from": source_repository},
+        )
+        response.close()
+        if response.status_code == 201:
+            return True
+        if response.status_code == 202:
+            return False
+        raise unexpected_status(response, self._label, what, self.limits.error_body_bytes)
+
     def push_manifest(self, raw: bytes, media_type: str, reference: str | Digest | None = None) -> Digest:
         """Upload manifest bytes unchanged, under a tag or by digest (default: its own digest)."""
         digest = Digest.of(raw)

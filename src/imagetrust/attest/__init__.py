@@ -1,0 +1,1 @@
+"""Signed statements about images: build, sign (DSSE), attach (referrer + cosign tag), copy."""
