@@ -50,9 +50,15 @@ def _p(regex: str, anchor: str | None = None) -> tuple[Pattern, ...]:
 _END = r"(?![A-Za-z0-9_\-])"
 _START = r"(?<![A-Za-z0-9_\-])"
 # `name = value`, `name: value`, `"name": "value"`, `name := value`, `name => value`, `--name value`
-_ASSIGN = r"""["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+(?=["']))[ \t]*"""
+_ASSIGN = r"""\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+(?=\\?["']))[ \t]*"""
+# names a generic secret is assigned to; `key` alone only as a whole word
+_SECRET_NAMES = (
+    r"(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
+    r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key"
+    r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z]))"
+)
 _PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20})"
-_PW_ANCHOR = r"(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}[\"']?\]?[ \t]*(?::=|=>|=|:|[ \t]+[\"'])"
+_PW_ANCHOR = r"(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?[\"']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?[\"'])"
 _H = Severity.HIGH
 _C = Severity.CRITICAL
 _M = Severity.MEDIUM
@@ -232,8 +238,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # --- keys and tokens in standard formats --------------------------------------------------------
     Rule(
         "private-key", "Private key (PEM, OpenSSH or PGP block)", _C,
-        _p(r"-----BEGIN[ A-Z0-9_]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-           r"""(?:\s|\\[rn]|["',+])*(?:[A-Za-z][A-Za-z-]{1,30}:[^\n]{0,200}(?:\n|\\n)(?:\s|\\[rn])*)*"""
+        _p(r"-----BEGIN(?! ENCRYPTED)[ A-Z0-9_]{0,40}PRIVATE KEY(?: BLOCK)?-----"
+           r"""(?:\s|\\[rn]|["',+])*(?:(?!Proc-Type: 4,ENCRYPTED)[A-Za-z][A-Za-z-]{1,30}:[^\n]{0,200}(?:\n|\\n)(?:\s|\\[rn])*)*"""
            r"(?P<secret>[A-Za-z0-9+/=]{40,})", r"-----BEGIN[ A-Z0-9_]{0,40}PRIVATE KEY"),
         keywords=("private key",), entropy=3.5, window_after=4096,
         true_examples=("-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA3qK9vLm2Xx8Rt5Nw1Pb7Hc4Zf6Jy0Ue2GaQs3Dk8Lr5Mt9Vn\n",
@@ -291,10 +297,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         "password-assignment", "Password assigned in configuration or code", _M,
         (
-            Pattern(_PW_NAME + _ASSIGN + r"""["'`](?P<secret>[^"'`\n\r]{4,128})["'`]""", anchor=_PW_ANCHOR),
-            Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>]{4,128})(?=$|[\s,;#])""",
+            Pattern(_PW_NAME + _ASSIGN + r"""\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""", anchor=_PW_ANCHOR),
+            Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""",
                     config_only=True, anchor=_PW_ANCHOR),
-            Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=|[ \t]+)["']?"""
+            Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
                     r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
         ),
         keywords=("pass", "pwd"), generic=True, case_insensitive=True, validator="password",
@@ -306,21 +312,19 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
-        _p(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key"
-           r"|private[_\-.]?key|client[_\-.]?secret|credential|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key"
-           r"|encryption[_\-.]?key|session[_\-.]?key|_key|auth)[\w.\-]{0,20})"
-           + _ASSIGN + r"""["'`]?(?P<secret>[A-Za-z0-9+/=_\-.~]{16,256})(?![A-Za-z0-9+/=_\-.~])""",
-           r"(?i)(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
-           r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key|_key|auth)"
-           r"""[\w.\-]{0,20}["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+["'])[ \t]*["'`]?[A-Za-z0-9+/=_\-.~]{16}"""),
+        _p(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
+           + _ASSIGN + r"""(?:\\?["'`])?(?P<secret>[A-Za-z0-9+/=_\-.~]{16,256})(?![A-Za-z0-9+/=_\-.~])""",
+           r"(?i)(?:secret|token|key|credential|auth)"
+           r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~]{16}"""),
         keywords=("secret", "token", "key", "credential", "auth"), entropy=3.3, min_length=16, generic=True,
         case_insensitive=True, validator="generic",
         true_examples=("api_key = 'Zq8Lm2Vx7Rt5Nw1Pb4Hc9Jf'", 'client_secret: "6f1a9c2e7b4d8e3a0c5f9b2d7e1a4c8f"',
+                       '"{\\"access_token\\":\\"Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3\\"}"', "'key' => 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'",
                        "SECRET_KEY=k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B"),
         false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
                         "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
                         "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
-                        "public_key = 'ssh-rsa'"),
+                        "public_key = 'ssh-rsa'", "monkey = 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'"),
     ),
 )
 # fmt: on

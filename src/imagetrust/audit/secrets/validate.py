@@ -41,9 +41,20 @@ def _b64decode(text: bytes) -> bytes | None:
         return None
 
 
+_NOT_SECRET_NAME_PART = re.compile(rb"(?i)public|sha\d*|md5|hash|digest|checksum|fingerprint")
+# versions, OIDs, IP addresses, host:port/path
+_NUMERIC_THING = re.compile(rb"^[~^<>=v]*\d+(?:\.\d+)+|^\d{1,5}/")
+
+
 def _name_says_not_a_value(match: re.Match[bytes]) -> bool:
+    """``password_hash``, ``public_key``, ``token_url``, ``run-tests.py``: names of something else."""
     name = match.groupdict().get("name")
-    return name is not None and _NOT_A_VALUE_NAME.search(name.rstrip(b"\"'] \t")) is not None
+    if name is None:
+        return False
+    name = name.rstrip(b"\"'] \t\\")
+    return bool(
+        _NOT_A_VALUE_NAME.search(name) or _NOT_SECRET_NAME_PART.search(name) or _FILE_NAME.search(name)
+    )
 
 
 def jwt(match: re.Match[bytes], value: bytes) -> bool:
@@ -70,7 +81,7 @@ def basic_auth(match: re.Match[bytes], value: bytes) -> bool:
 
 def url_password(match: re.Match[bytes], value: bytes) -> bool:
     whole = match.group(0).lower()
-    if b"@example." in whole or b"@host" in whole:
+    if b"example." in whole or b"@host" in whole:
         return False
     return _password_like(value) and value.lower() not in {b"pass", b"pwd"}
 
@@ -80,6 +91,8 @@ def _password_like(value: bytes) -> bool:
     if low in _WEAK or b"password" in low or b"passwd" in low:
         return False
     if _DOTTED_IDENT.match(value) or _CODE_CHARS.search(value) or _FILE_NAME.search(value):
+        return False
+    if _NUMERIC_THING.match(value):
         return False
     return not (value.isdigit() and len(value) < 6)
 
@@ -93,10 +106,13 @@ def generic(match: re.Match[bytes], value: bytes) -> bool:
         return False
     if _DOTTED_IDENT.match(value) or _FILE_NAME.search(value) or value.startswith((b"/", b"./", b"-")):
         return False
+    if _NUMERIC_THING.match(value):
+        return False
     has_digit = any(48 <= b <= 57 for b in value)
     has_upper = any(65 <= b <= 90 for b in value)
     has_lower = any(97 <= b <= 122 for b in value)
-    if not has_digit and not (has_upper and has_lower and shannon(value) >= 4.0):
+    # without digits only a long, letter-random value passes (`uuvclbfguuiyupykpp...`, not `someLongName`)
+    if not has_digit and not (len(value) >= 20 and shannon(value) >= 3.8 and not (has_upper and has_lower)):
         return False
     # words joined by separators (`my-service-account-name`) are names, not keys
     parts = re.split(rb"[_\-.]", value)
