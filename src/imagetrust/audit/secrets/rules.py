@@ -53,7 +53,8 @@ _START = r"(?<![A-Za-z0-9_\-])"
 _ASSIGN = r"""\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+(?=\\?["']))[ \t]*"""
 # names a generic secret is assigned to; `key` alone only as a whole word
 _SECRET_NAMES = (
-    r"(?:secret|token|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
+    r"(?:secret|token"  # noqa: S105 (a pattern of names, not a password)
+    r"|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
     r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key"
     r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z]))"
 )
