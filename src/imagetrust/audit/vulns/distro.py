@@ -54,6 +54,8 @@ def parse_debian_tracker(doc: Any, where: str) -> list[Advisory]:
             raise MalformedContent(f"{where}: package {package!r} is not an object")
         for issue, info in issues.items():
             releases = info.get("releases") if isinstance(info, dict) else None
+            if releases == []:
+                releases = {}  # the tracker writes an empty object as [] (chromium-browser in real data)
             if not isinstance(releases, dict):
                 raise MalformedContent(f"{where}: {package}/{issue} has no releases object")
             summaries.setdefault(issue, str(info.get("description") or "")[:200])

@@ -72,7 +72,8 @@ def parse_osv(doc: Any, where: str, source: str = "osv") -> Advisory:
     """One OSV advisory; ``where`` names the file for error messages."""
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str) or not doc["id"]:
         raise MalformedContent(f"{where}: not an OSV advisory (no id)")
-    affected_raw = doc.get("affected") or []
+    affected_raw = doc.get("affected")
+    affected_raw = [] if affected_raw is None else affected_raw
     if not isinstance(affected_raw, list):
         raise MalformedContent(f"{where}: affected is not a list")
     vectors = _vectors(doc.get("severity"))
