@@ -37,9 +37,12 @@ TOOLSPEC=(
   "crane           crane/sid                              usr/bin/crane"
   "umoci           umoci/trixie                           usr/bin/umoci"
   "skopeo          skopeo/bookworm                        usr/bin/skopeo"
+  "clamd           clamav-daemon/bookworm                 usr/sbin/clamd"
 )
 # Libraries skopeo links that a minimal bookworm machine may lack.
 LIBSPEC=(libgpgme11/bookworm libassuan0/bookworm)
+# ... and the ClamAV engine clamd links (the tests give clamd only ClamAV's unit-test hash DB).
+LIBSPEC+=(libclamav12/bookworm libmspack0/bookworm)
 
 fetch() {  # fetch PKG/SUITE DEST -> unpacks exactly that package version into DEST
   local spec=$1 dest=$2
