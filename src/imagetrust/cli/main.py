@@ -11,6 +11,7 @@ from imagetrust import __version__
 from imagetrust.cli.console import Console
 from imagetrust.cli.attest_cmd import attest_command
 from imagetrust.cli.audit_cmd import audit_command
+from imagetrust.cli.check_cmd import check_command
 from imagetrust.cli.db_cmd import db_command
 from imagetrust.cli.inspect_cmd import inspect_command
 from imagetrust.cli.promote_cmd import promote_command
@@ -37,6 +38,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 cli.add_command(audit_command)
+cli.add_command(check_command)
 cli.add_command(attest_command)
 cli.add_command(promote_command)
 cli.add_command(db_command)

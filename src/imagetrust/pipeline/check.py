@@ -14,7 +14,7 @@ are re-verified here with the same public verify functions so policy can read bu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from imagetrust.policy.model import (
 from imagetrust.registry.open import open_store
 from imagetrust.registry.resolve import resolve_image
 from imagetrust.registry.store import ImageStore
+from imagetrust.report.trust import TrustReport
 from imagetrust.report.verify import ItemResult, Outcome, VerifyResult
 from imagetrust.trust.keys import KeyId, PublicKey
 from imagetrust.verify.dsse import parse_envelope, verify_envelope
@@ -59,20 +60,7 @@ class KeylessMaterial:
     rekor_keys: tuple[PublicKey, ...] = ()
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """Everything one ``check`` established; the trust report is rendered from this."""
-
-    source: str  # the reference pinned to the digest that was checked
-    image_name: str  # registry/repository (what policy rules match)
-    digest: Digest
-    policy: Policy
-    verify_results: tuple[VerifyResult, ...]
-    verification: Verification
-    audit: AuditResult | None
-    audit_error: str | None
-    decision: Decision
-    scanners_unavailable: tuple[str, ...] = field(default=())
+CheckResult = TrustReport  # what check_image returns: the trust report's model
 
 
 def _scanner_names(policy: Policy) -> list[str]:

@@ -1,0 +1,126 @@
+"""``imagetrust check``: verify + audit + policy on one digest, and the trust report.
+
+Exit 0 pass, 1 fail, 2 usage or policy error, 3 indeterminate.  A policy in ``mode: warn`` reports
+failures but exits 0; an indeterminate decision still exits 3 (see docs/policy.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from imagetrust.cli.console import write_document
+from imagetrust.cli.options import build_settings, source_options
+from imagetrust.cli.verify_cmd import _default_trusted_root, _identity, _legacy_material, _load_roots
+from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
+from imagetrust.pipeline.check import KeylessMaterial, check_image
+from imagetrust.pipeline.scanners import ScannerOptions
+from imagetrust.policy.default import default_policy
+from imagetrust.policy.evaluate import Outcome
+from imagetrust.policy.load import load_policy
+from imagetrust.policy.model import KeylessAuthority, Mode
+from imagetrust.report.html import trust_html
+from imagetrust.report.markdown import trust_markdown
+from imagetrust.report.sarif import trust_sarif
+from imagetrust.report.trust import trust_document, trust_text
+from imagetrust.trust.keys import load_public_key
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+FORMATS = ("text", "json", "sarif", "markdown", "html")
+
+
+def render(doc: dict[str, object], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(doc, indent=2) + "\n"
+    if output_format == "sarif":
+        return json.dumps(trust_sarif(doc), indent=2) + "\n"
+    if output_format == "markdown":
+        return trust_markdown(doc)
+    if output_format == "html":
+        return trust_html(doc)
+    return trust_text(doc)
+
+
+@click.command("check")
+@click.argument("image")
+@click.option("--policy", "policy_path", type=_FILE, help="Policy file (YAML, imagetrust.dev/v1).")
+@click.option("--key", "keys", multiple=True, type=_FILE, help="Default policy: PEM public key to trust.")
+@click.option("--certificate-identity", help="Default policy: keyless signer identity (exact).")
+@click.option("--certificate-identity-regexp", help="Default policy: signer identity, full-match regexp.")
+@click.option("--certificate-oidc-issuer", help="Default policy: OIDC issuer (exact).")
+@click.option("--certificate-oidc-issuer-regexp", help="Default policy: OIDC issuer, full-match regexp.")
+@click.option("--trusted-root", type=_FILE, help="sigstore trusted_root.json for keyless signers.")
+@click.option("--fulcio-root", "fulcio_roots", multiple=True, type=_FILE, help="PEM Fulcio root(s).")
+@click.option("--rekor-key", "rekor_keys", multiple=True, type=_FILE, help="PEM Rekor public key.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Advisory database.")
+@click.option(
+    "--malware-rules", multiple=True, type=click.Path(exists=True, path_type=Path), help="YARA/ClamAV rules."
+)
+@click.option("--base", metavar="IMAGE", help="Base image, to tell base layers from application layers.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@source_options
+def check_command(
+    image: str,
+    policy_path: Path | None,
+    keys: tuple[Path, ...],
+    certificate_identity: str | None,
+    certificate_identity_regexp: str | None,
+    certificate_oidc_issuer: str | None,
+    certificate_oidc_issuer_regexp: str | None,
+    trusted_root: Path | None,
+    fulcio_roots: tuple[Path, ...],
+    rekor_keys: tuple[Path, ...],
+    db_path: Path | None,
+    malware_rules: tuple[Path, ...],
+    base: str | None,
+    output_format: str,
+    output: Path | None,
+    **source: object,
+) -> None:
+    """Verify, audit and apply a policy to IMAGE; write the trust report.
+
+    Without --policy, the default policy applies: a valid signature by --key or the identity given, no
+    malware, no secrets, no critical vulnerability with a fix available.
+    """
+    settings = build_settings(**source)  # type: ignore[arg-type]
+    identity = _identity(
+        certificate_identity,
+        certificate_identity_regexp,
+        certificate_oidc_issuer,
+        certificate_oidc_issuer_regexp,
+        (),
+    )
+    if policy_path is not None:
+        if keys or identity is not None:
+            raise UsageError("give --policy, or --key/identity flags for the default policy, not both")
+        policy = load_policy(policy_path, settings.limits)
+    else:
+        policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
+    keyless = [a.identity for a in policy.authorities() if isinstance(a, KeylessAuthority)]
+    root = _default_trusted_root(keyless[0], trusted_root) if keyless else trusted_root
+    legacy_roots, legacy_rekor = _load_roots(fulcio_roots), tuple(load_public_key(p) for p in rekor_keys)
+    if keyless and root is not None:
+        legacy_roots, legacy_rekor = _legacy_material(root, legacy_roots, legacy_rekor)
+    report = check_image(
+        image,
+        settings,
+        policy,
+        now=datetime.now(UTC),
+        scanner_options=ScannerOptions(db_path=db_path, malware_rules=malware_rules),
+        keyless=KeylessMaterial(root, legacy_roots, legacy_rekor),
+        base=base,
+    )
+    write_document(render(trust_document(report), output_format), output)
+    decision = report.decision
+    summary = "; ".join(decision.reasons[:3])
+    if decision.outcome is Outcome.FAIL:
+        if policy.mode is Mode.WARN:
+            click.echo(f"imagetrust: warning: policy failed (warn mode, not blocking): {summary}", err=True)
+            return
+        raise VerificationFailed(f"{report.source}: policy failed: {summary}")
+    if decision.outcome is Outcome.INDETERMINATE:
+        raise CouldNotCheck(f"{report.source}: could not decide: {summary}")
