@@ -113,7 +113,7 @@ def test_update_builds_then_interrupted_update_keeps_the_old_db(
     before = _rows(db_path)
     osv_server.drop_after = 100_000  # the server drops the connection mid-download
     try:
-        with pytest.raises(AdvisoryDownloadError, match="connection|download failed"):
+        with pytest.raises(AdvisoryDownloadError, match=r"connection|download failed"):
             update(db_path, osv_server.url, ["crates.io", "PyPI"], lambda _: None)
         rc = main([*argv, "update", "--base-url", osv_server.url, "--ecosystem", "crates.io"])
         assert rc == ExitCode.INDETERMINATE
