@@ -36,6 +36,10 @@ class Limits:
     max_retry_after_seconds: float = 30.0  # a larger Retry-After is treated as an outage
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
+    # requests' read timeout is per socket read: a server sending a byte a second never trips it.  A body
+    # must arrive within request_deadline_seconds plus its length at min_bytes_per_second.
+    request_deadline_seconds: float = 300.0
+    min_bytes_per_second: int = 64 * KiB
     dsse_signatures: int = 16  # signatures accepted in one DSSE envelope
     statement_subjects: int = 1024  # subjects accepted in one in-toto Statement
     attached_items: int = 100  # signature/attestation layers or bundle referrers verified per subject

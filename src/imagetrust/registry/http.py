@@ -6,8 +6,11 @@ Every third-party network exception is translated here, so callers see only ``Re
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -18,6 +21,7 @@ import requests
 import requests.utils
 
 from imagetrust.errors import LimitExceeded, RegistryProtocolError, RegistryUnreachable
+from imagetrust.limits import Limits
 from imagetrust.registry.options import RegistryOptions, plain_http_allowed
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -236,7 +240,7 @@ class Transport:
         timeout = (self.limits.connect_timeout_seconds, self.limits.read_timeout_seconds)
         self.request_count += 1
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 url,
                 headers=headers,
@@ -248,6 +252,8 @@ class Transport:
                 verify=self._verify,
                 proxies=requests.utils.get_environ_proxies(url),
             )
+            setattr(response, _LIMITS_ATTR, self.limits)
+            return response
         except requests.exceptions.SSLError as e:
             problem = _is_certificate_problem(e)
             hint = " (use --registry-ca for a private CA)" if problem else ""
@@ -284,16 +290,88 @@ def _reason(error: BaseException) -> str:
     return one_line(text)
 
 
-def iter_body(response: requests.Response, label: str, what: str) -> Iterator[bytes]:
-    """Chunks of a streaming body with network failures translated."""
+_LIMITS_ATTR = "_imagetrust_limits"
+
+
+class _Deadline:
+    """Shuts a response's socket down when its time is up.
+
+    requests' read timeout bounds each socket read, not the body: a server dripping one byte a second
+    would hold a reader for as long as it likes.  The timer is armed only while the body is being read, so
+    it can never reach a connection that has gone back to the pool.
+    """
+
+    def __init__(self, response: requests.Response, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._response = response
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = _socket_of(self._response)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def body_deadline(response: requests.Response, max_bytes: int) -> float | None:
+    """Seconds allowed for the whole body: a fixed allowance plus its length at the minimum rate."""
+    limits = getattr(response, _LIMITS_ATTR, None)
+    if not isinstance(limits, Limits):
+        return None
+    declared = response.headers.get("Content-Length")
+    size = min(int(declared), max_bytes) if declared and declared.isdigit() else max_bytes
+    return limits.request_deadline_seconds + size / max(1, limits.min_bytes_per_second)
+
+
+def iter_body(
+    response: requests.Response, label: str, what: str, max_bytes: int | None = None
+) -> Iterator[bytes]:
+    """Chunks of a streaming body with network failures translated, within the body's deadline."""
+    limits = getattr(response, _LIMITS_ATTR, None)
+    budget = max_bytes if max_bytes is not None else limits.blob_bytes if isinstance(limits, Limits) else 0
+    seconds = body_deadline(response, budget)
+    deadline = _Deadline(response, seconds) if seconds is not None else None
+
+    def late() -> RegistryUnreachable:
+        assert deadline is not None
+        return RegistryUnreachable(
+            f"{label}: {what}: the registry did not finish sending within {deadline.seconds:g} s"
+            " (request deadline; is it dripping bytes?)"
+        )
+
     try:
-        yield from response.iter_content(_CHUNK)
+        for chunk in response.iter_content(_CHUNK):
+            if deadline is not None and deadline.expired:
+                raise late()
+            yield chunk
     except requests.exceptions.ConnectionError as e:
+        if deadline is not None and deadline.expired:
+            raise late() from e
         if "Read timed out" in str(e):
             raise RegistryUnreachable(f"{label}: {what}: the registry stopped sending ({_reason(e)})") from e
         raise RegistryProtocolError(f"{label}: {what}: connection dropped mid-body ({_reason(e)})") from e
     except requests.exceptions.RequestException as e:
+        if deadline is not None and deadline.expired:
+            raise late() from e
         raise RegistryProtocolError(f"{label}: {what}: body could not be read ({_reason(e)})") from e
+    finally:
+        if deadline is not None:
+            deadline.cancel()
+    if deadline is not None and deadline.expired:
+        raise late()  # a close-delimited body cut short by the deadline looks like a clean end
 
 
 def read_bounded(response: requests.Response, max_bytes: int, label: str, what: str) -> bytes:
@@ -304,7 +382,7 @@ def read_bounded(response: requests.Response, max_bytes: int, label: str, what: 
         raise LimitExceeded(f"{label}: {what}: {declared} bytes exceeds the limit of {max_bytes}")
     buffer = bytearray()
     try:
-        for chunk in iter_body(response, label, what):
+        for chunk in iter_body(response, label, what, max_bytes):
             buffer += chunk
             if len(buffer) > max_bytes:
                 raise LimitExceeded(f"{label}: {what}: larger than the limit of {max_bytes} bytes")
