@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from imagetrust.audit.config.dockerfile import parse_dockerfile
+from imagetrust.audit.config.history import build_args
 from imagetrust.audit.config.image_checks import (
     BASE_NAME_ANNOTATION,
     WANTED_PATHS,
@@ -88,10 +89,8 @@ def _redact_args(created_by: str) -> str:
     """Build-argument values may be the secret itself: keep names only."""
     if not created_by.startswith("|") and not created_by.startswith("RUN |"):
         return created_by
-    from imagetrust.audit.config.history import _build_args
-
     prefix = "RUN " if created_by.startswith("RUN ") else ""
-    pairs, rest = _build_args(created_by[len(prefix) :])
+    pairs, rest = build_args(created_by[len(prefix) :])
     return f"{prefix}|{len(pairs)} " + " ".join(f"{n}=***" for n, _ in pairs) + f" {rest}"
 
 

@@ -27,7 +27,7 @@ class HistoryInstruction:
     layer_index: int | None
 
 
-def _build_args(text: str) -> tuple[list[tuple[str, str]], str]:
+def build_args(text: str) -> tuple[list[tuple[str, str]], str]:
     """Strip ``|N A=1 B=2`` from a RUN's text and return the pairs (values may not contain spaces)."""
     m = _ARGS_PREFIX.match(text)
     if not m:
@@ -54,7 +54,7 @@ def read_created_by(text: str) -> Instruction | None:
         return parse_instruction(text)
     if head == "RUN":
         text = text[3:].lstrip()
-    args, text = _build_args(text)
+    args, text = build_args(text)
     shell = _SHELL.match(text)
     if shell:
         text = text[shell.end() :]
@@ -78,4 +78,4 @@ def history_instructions(config: ImageConfig) -> list[HistoryInstruction]:
     return out
 
 
-__all__ = ["HistoryInstruction", "history_instructions", "read_created_by"]
+__all__ = ["HistoryInstruction", "build_args", "history_instructions", "read_created_by"]
