@@ -114,7 +114,8 @@ def test_full_policy_loads(tmp_path: Path) -> None:
         )
     )
     body = HEADER + (
-        "metadata: {name: prod}\nmode: warn\nrules:\n  - name: prod\n    images: ['registry.example/prod/*']\n"
+        "metadata: {name: prod}\nmode: warn\nrules:\n  - name: prod\n"
+        "    images: ['registry.example/prod/*']\n"
         "    signatures:\n      threshold: 2\n      authorities:\n        - key: ci.pub\n"
         "        - keyless: {identity: ci@example.com, issuerRegexp: 'https://issuer\\.example/.*'}\n"
         "    attestations:\n      - type: slsaprovenance\n        maxAge: 30d\n"

@@ -43,13 +43,14 @@ def trust_markdown(doc: dict[str, Any]) -> str:
             "",
             f"### Findings ({len(findings)})",
             "",
-            "| Severity | Kind | Id | Where | Origin |",
-            "| --- | --- | --- | --- | --- |",
+            "| Severity | Kind | Id | Title | Where | Origin |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for _, f in findings[:_MAX_FINDINGS]:
             where = f.get("package") or f.get("path") or ""
             out.append(
-                f"| {md(f['severity'])} | {md(f['kind'])} | {md(f['id'])} | {md(where)} | {md(f['origin'])} |"
+                f"| {md(f['severity'])} | {md(f['kind'])} | {md(f['id'])} | {md(f['title'])} "
+                f"| {md(where)} | {md(f['origin'])} |"
             )
         if len(findings) > _MAX_FINDINGS:
             out.append(f"\n{len(findings) - _MAX_FINDINGS} more in the full report.")
