@@ -20,9 +20,9 @@ from imagetrust.report.sbom import cyclonedx_json, spdx_json
 _FAIL_LEVELS = [s.value for s in Severity if s is not Severity.UNKNOWN]
 
 
-def _scanner_names(text: str | None) -> tuple[str, ...]:
+def _scanner_names(text: str | None, options: ScannerOptions) -> tuple[str, ...]:
     if text is None:
-        return default_scanners()
+        return default_scanners(options)
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     unknown = [n for n in names if n not in SCANNER_NAMES]
     if unknown:
@@ -52,6 +52,14 @@ def _scanner_names(text: str | None) -> tuple[str, ...]:
     help="YARA rules or ClamAV .hdb/.hsb hash lists (files or directories; repeatable).",
 )
 @click.option(
+    "--clamd", metavar="SOCKET", help="Also scan with a running clamd (unix:/path or tcp:host:port)."
+)
+@click.option(
+    "--software-policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Allow/deny rules for packages and licenses (TOML or JSON); enables the license scanner.",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(_FAIL_LEVELS),
     help="Exit 1 when a finding of this severity or higher is found (exit 3 if something could not be"
@@ -72,6 +80,8 @@ def audit_command(
     base: str | None,
     exclude_base: bool,
     malware_rules: tuple[Path, ...],
+    clamd: str | None,
+    software_policy: Path | None,
     fail_on: str | None,
     output_format: str,
     output: Path | None,
@@ -84,8 +94,16 @@ def audit_command(
     if exclude_base and not base:
         click.echo("imagetrust: note: --exclude-base uses the image's base annotation", err=True)
     settings = build_settings(**source)  # type: ignore[arg-type]
-    names = _scanner_names(scanners_text)
-    scanners = build_scanners(names, ScannerOptions(db_path=db_path, malware_rules=malware_rules))
+    scanner_options = ScannerOptions(
+        db_path=db_path,
+        malware_rules=malware_rules,
+        clamd=clamd,
+        software_policy=software_policy,
+        cache_dir=settings.cache_dir_or_default(),
+        limits=settings.limits,
+    )
+    names = _scanner_names(scanners_text, scanner_options)
+    scanners = build_scanners(names, scanner_options)
     result = audit_image(image, settings, scanners, base=base)
     if exclude_base:
         result = replace(result, platforms=tuple(filter_base(p) for p in result.platforms))

@@ -21,6 +21,12 @@ class SourceSettings:
     use_cache: bool = True
     limits: Limits = DEFAULT_LIMITS
 
+    def cache_dir_or_default(self) -> Path | None:
+        """Where derived data (compiled rules, advisory DB) may be kept; None with --no-cache."""
+        if not self.use_cache:
+            return None
+        return self.cache_dir or default_cache_dir()
+
     def cache(self) -> BlobCache | None:
         if not self.use_cache:
             return None
