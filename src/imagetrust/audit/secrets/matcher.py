@@ -92,7 +92,8 @@ class Matcher:
         if len(set(ids)) != len(ids):
             raise ConfigError("secret rules: rule ids must be unique")
         self.rules = tuple(active)
-        self._priority = {r.id: i for i, r in enumerate(self.rules)}
+        # specific rules (ours or a user's) before keyword heuristics, then in declaration order
+        self._priority = {r.id: (r.generic, i) for i, r in enumerate(self.rules)}
         self.patterns: list[CompiledPattern] = compile_patterns(self.rules)
         self.engine: CandidateEngine = make_engine(self.patterns)
 
@@ -127,7 +128,7 @@ class Matcher:
 
     def _drop_overlaps(self, matches: Iterable[RawMatch]) -> list[RawMatch]:
         """When rules agree on one value (a GitHub token assigned to ``api_key``), keep the most specific."""
-        ordered = sorted(matches, key=lambda m: self._priority[m.rule.id])
+        ordered = sorted(matches, key=lambda m: (self._priority[m.rule.id], m.start))
         kept: list[RawMatch] = []
         seen: set[int] = set()
         for m in ordered:

@@ -8,7 +8,7 @@ secrets are reported with ``present=false`` and the layer that deleted it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,8 +193,15 @@ def _is_config_location(path: str) -> bool:
 # --- image config ------------------------------------------------------------------------------------------
 
 
-def config_texts(config: ImageConfig) -> Iterator[tuple[str, str, Digest | None]]:
-    """(location, text, layer) for every config string a build can leak a secret into."""
+def config_texts(
+    config: ImageConfig, layers: Sequence[Digest] | None = None
+) -> Iterator[tuple[str, str, Digest | None]]:
+    """(location, text, layer) for every config string a build can leak a secret into.
+
+    ``layers`` names the layers as the unpacker did (manifest blob digests, in order) so a history line
+    and a file finding agree on which layer they mean; without it the config's diff_ids are used.
+    """
+    named = list(layers) if layers is not None else list(config.diff_ids)
     for i, item in enumerate(config.env):
         yield f"config.Env[{i}]", item, None
     for key, value in config.labels:
@@ -207,17 +214,19 @@ def config_texts(config: ImageConfig) -> Iterator[tuple[str, str, Digest | None]
     for i, entry in enumerate(config.history):
         layer = None
         if not entry.empty_layer:
-            layer = config.diff_ids[layer_index] if layer_index < len(config.diff_ids) else None
+            layer = named[layer_index] if layer_index < len(named) else None
             layer_index += 1
         if entry.created_by:
             yield f"history[{i}].created_by", entry.created_by, layer
 
 
-def scan_config(config: ImageConfig, matcher: Matcher | None = None) -> list[Finding]:
+def scan_config(
+    config: ImageConfig, matcher: Matcher | None = None, layers: Sequence[Digest] | None = None
+) -> list[Finding]:
     """Secrets in ENV, labels, entrypoint/cmd and build history (where ``ARG`` values land)."""
     matcher = matcher if matcher is not None else default_matcher()
     out = []
-    for location, text, layer in config_texts(config):
+    for location, text, layer in config_texts(config, layers):
         for match in matcher.find(text.encode("utf-8", "surrogateescape"), config_like=True):
             hit = _hit(match, location, 1, layer, False)
             out.append(hit_finding(hit))
