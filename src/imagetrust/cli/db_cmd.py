@@ -107,9 +107,8 @@ def query_command(ctx: click.Context, purl: str, output_format: str) -> None:
         lines = []
         for f in result.findings:
             fixed = ", ".join(f.detail("fixed_versions")) or "no release"
-            lines.append(
-                f"{f.id} ({', '.join(f.detail('aliases'))}) {f.severity.value}, fixed in {fixed}: {f.title}"
-            )
+            aliases = f" ({', '.join(f.detail('aliases'))})" if f.detail("aliases") else ""
+            lines.append(f"{f.id}{aliases} {f.severity.value}, fixed in {fixed}: {f.title}")
         lines += [f"not checked: {s.reason}" for s in result.skipped]
         write_document("\n".join(lines or [f"no known advisories for {purl}"]) + "\n", None)
     if result.skipped:
