@@ -183,3 +183,62 @@ def test_dir_source_inventories_like_the_image_built_from_it(tmp_path: Path) -> 
 
     missing = run_cli("audit", f"dir:{tmp_path / 'absent'}", "--no-cache")
     assert missing.returncode == 2 and "not a directory" in missing.stderr
+
+
+def _eicar() -> bytes:
+    # Assembled at run time so no file in the repository is the test signature itself.
+    parts = ["X5O!P%@AP[4\\PZX54(P^)7CC)7}$", "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"]
+    return "".join(parts).encode()
+
+
+def test_config_malware_and_software_policy_findings(tmp_path: Path) -> None:
+    image = build_image(
+        [
+            LayerSpec.from_files({"etc/os-release": "ID=test\n"}),
+            LayerSpec.from_files({"srv/payload.bin": _eicar()}, created_by="COPY payload /srv/"),
+        ]
+    )
+    layout = write_layout(tmp_path / "layout", {"v": image})
+    rule = tmp_path / "eicar.yar"
+    rule.write_text('rule EICAR_test { strings: $a = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE" condition: $a }\n')
+    done = run_cli(
+        "audit",
+        f"oci:{layout}:v",
+        "--no-cache",
+        "--format",
+        "json",
+        "--scanners",
+        "config,malware",
+        "--malware-rules",
+        str(rule),
+    )
+    assert done.returncode == 0, done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    malware = [f for f in findings if f["kind"] == "malware"]
+    assert [(f["path"], f["layer"]) for f in malware] == [
+        ("srv/payload.bin", str(image.layers[1].descriptor.digest))
+    ]
+    assert any(f["kind"] == "misconfiguration" and f["id"] == "CFG-001" for f in findings)
+
+    no_rules = run_cli("audit", f"oci:{layout}:v", "--no-cache", "--scanners", "malware")
+    assert no_rules.returncode == 2 and "needs rules" in no_rules.stderr
+
+    policy = tmp_path / "software.toml"
+    policy.write_text('[[rule]]\nid = "no-lodash"\naction = "deny"\npurl = "pkg:npm/lodash"\n')
+    done = run_cli(
+        "audit",
+        DEMO,
+        "--no-cache",
+        "--format",
+        "json",
+        "--scanners",
+        "license",
+        "--software-policy",
+        str(policy),
+    )
+    assert done.returncode == 0, done.stderr
+    denied = [f for f in json.loads(done.stdout)["findings"] if f["kind"] == "policy"]
+    assert [f["package"] for f in denied] == ["pkg:npm/lodash@4.17.20"]
+
+    failing = run_cli("audit", DEMO, "--no-cache", "--scanners", "config", "--fail-on", "high")
+    assert failing.returncode == 1 and "at or above --fail-on high" in failing.stderr
