@@ -15,6 +15,7 @@ from imagetrust.cli.options import build_settings, output_options, source_option
 from imagetrust.errors import CouldNotCheck, LocalInputError, UsageError, VerificationFailed
 from imagetrust.pipeline.verify import VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
+from imagetrust.trust.config import load_trust_config
 from imagetrust.trust.keys import PublicKey, load_public_key
 from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
@@ -155,6 +156,12 @@ def _legacy_material(
     help="Look for signatures in this repository instead (env COSIGN_REPOSITORY).",
 )
 @click.option("--bind-repository", is_flag=True, help="Signed docker-reference must name IMAGE's repository.")
+@click.option(
+    "--trust-config",
+    type=_FILE,
+    envvar="IMAGETRUST_TRUST_CONFIG",
+    help="Trust-roots config: image-name globs to required authorities (env IMAGETRUST_TRUST_CONFIG).",
+)
 @source_options
 @output_options
 def verify_command(
@@ -177,6 +184,7 @@ def verify_command(
     attestations_only: bool,
     signature_repository: str | None,
     bind_repository: bool,
+    trust_config: Path | None,
     output_format: str,
     output: Path | None,
     **rest: object,
@@ -218,6 +226,7 @@ def verify_command(
         require_signatures=not attestations_only,
         signature_repository=signature_repository,
         bind_repository=bind_repository,
+        trust_config=None if trust_config is None else load_trust_config(trust_config),
     )
     result = verify_image(image, settings, options)
     if output_format == "json":

@@ -9,14 +9,16 @@ every required attestation type verified with this digest as its subject.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from imagetrust.discovery.attached import find_attached
 from imagetrust.discovery.referrers import sigstore_bundle_referrers
-from imagetrust.errors import CouldNotCheck, NotFound, UsageError, VerificationFailed
+from imagetrust.errors import CouldNotCheck, LocalInputError, NotFound, UsageError, VerificationFailed
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Index, Manifest
@@ -30,11 +32,14 @@ from imagetrust.report.verify import (
     ItemResult,
     Outcome,
     Requirements,
+    RuleResult,
     Signer,
     SubjectResult,
     VerifyResult,
 )
-from imagetrust.trust.keys import KeyId, PublicKey
+from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
+from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
+from imagetrust.trust.sigstore_root import load_trusted_root
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
@@ -75,17 +80,24 @@ class VerifyOptions:
     require_signatures: bool = True
     signature_repository: str | None = None  # COSIGN_REPOSITORY-style alternate repository
     bind_repository: bool = False  # simple-signing docker-reference must name the image's repository
+    # Rules from a trust-roots config: every matching rule must be met on its own, and an image that no
+    # rule matches is refused.  Flags (keys, identity) given as well add one more required authority set.
+    trust_config: TrustConfig | None = None
+
+    @property
+    def has_flag_authorities(self) -> bool:
+        return bool(self.keys) or self.identity is not None
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
             raise UsageError(f"--threshold must be at least 1, got {self.threshold}")
-        if not self.keys and self.identity is None:
+        if not self.has_flag_authorities and self.trust_config is None:
             raise UsageError(
                 "nothing to verify against: give --key, or --certificate-identity[-regexp] with "
-                "--certificate-oidc-issuer[-regexp]"
+                "--certificate-oidc-issuer[-regexp], or --trust-config"
             )
         distinct = {k.key_id for k in self.keys}
-        if self.identity is None and self.threshold > len(distinct):
+        if self.keys and self.identity is None and self.threshold > len(distinct):
             raise UsageError(
                 f"--threshold {self.threshold} can never be met by {len(distinct)} distinct key(s)"
             )
@@ -417,23 +429,32 @@ def _collect(
 
 def _decide(
     subject: _Subject,
+    flag_signatures: Sequence[ItemResult] | None,
     signatures: Sequence[ItemResult],
     attestations: Sequence[ItemResult],
+    rules: Sequence[RuleResult] | None,
     options: VerifyOptions,
+    trust_name: str | None = None,
 ) -> tuple[Outcome, str, tuple[str, ...]]:
     signers = tuple(sorted({i.signer.distinct_id for i in signatures if i.verified and i.signer is not None}))
     problems: list[str] = []
     summary: list[str] = []
-    if options.require_signatures:
+    if options.require_signatures and flag_signatures is not None:
+        flag_signers = {i.signer.distinct_id for i in flag_signatures if i.verified and i.signer is not None}
         if not signatures:
             problems.append("no signatures found")
-        elif len(signers) < options.threshold:
+        elif len(flag_signers) < options.threshold:
             problems.append(
-                f"{len(signers)} distinct signer(s) verified of {options.threshold} required "
+                f"{len(flag_signers)} distinct signer(s) verified of {options.threshold} required "
                 f"({len(signatures)} signature(s) found)"
             )
         else:
-            summary.append(f"{len(signers)} distinct signer(s) verified (threshold {options.threshold})")
+            summary.append(f"{len(flag_signers)} distinct signer(s) verified (threshold {options.threshold})")
+    if options.require_signatures and rules is not None:
+        if not rules:
+            problems.append(f"no trust rule for {trust_name} in the trust config")
+        for rule in rules:
+            (summary if rule.satisfied else problems).append(rule.reason)
     verified_types = {i.predicate_type for i in attestations if i.verified}
     for wanted in options.predicate_types:
         if wanted in verified_types:
@@ -451,16 +472,86 @@ def _decide(
     return Outcome.VERIFIED, "; ".join(summary) or "verified", signers
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    signatures: tuple[SignatureItem, ...]
+    attestations: tuple[AttestationItem, ...]
+    bundles: tuple[BundleItem, ...]
+
+
+def _evaluate(
+    evidence: _Evidence, subject: _Subject, options: VerifyOptions, ref: RegistryRef | None, limits: Limits
+) -> list[ItemResult]:
+    """Every item verified with one set of trust material, in a fixed order (so passes can be merged)."""
+    results = [_verify_signature(i, subject, options, ref, limits) for i in evidence.signatures]
+    results += [_verify_attestation(i, subject, options, limits) for i in evidence.attestations]
+    results += [_verify_bundle(b, subject, options, limits) for b in evidence.bundles]
+    return results
+
+
+def _merge(passes: Sequence[tuple[str | None, list[ItemResult]]]) -> list[ItemResult]:
+    """Per item: the first pass that verified it, else every pass's reason (named by authority)."""
+    merged: list[ItemResult] = []
+    for index in range(len(passes[0][1])):
+        candidates = [(label, results[index]) for label, results in passes]
+        verified = next((item for _, item in candidates if item.verified), None)
+        if verified is not None:
+            merged.append(verified)
+            continue
+        reasons: dict[str, None] = {}
+        for label, item in candidates:
+            reasons.setdefault(item.reason if label is None else f"{label}: {item.reason}", None)
+        merged.append(replace(candidates[0][1], reason="; ".join(reasons)))
+    return merged
+
+
+def _rule_result(rule: ImageRule, verified_by: dict[Authority, set[str]]) -> RuleResult:
+    """Distinct authorities that verified; two authorities naming the same signer count once."""
+    counted: list[str] = []
+    used: set[str] = set()
+    for authority in rule.authorities:
+        fresh = verified_by.get(authority, set()) - used
+        if fresh:
+            counted.append(authority.name)
+            used |= fresh
+    satisfied = len(counted) >= rule.threshold
+    names = ", ".join(counted) or "none"
+    reason = (
+        f"trust rule {rule.glob}: {len(counted)} of {rule.threshold} required authorities verified ({names})"
+    )
+    return RuleResult(rule.glob, rule.threshold, tuple(counted), satisfied, reason)
+
+
 def _verify_subject(
-    store: ImageStore, subject: _Subject, options: VerifyOptions, ref: RegistryRef | None, limits: Limits
+    store: ImageStore,
+    subject: _Subject,
+    options: VerifyOptions,
+    ref: RegistryRef | None,
+    limits: Limits,
+    rules: tuple[_RulePass, ...] | None = None,
+    trust_name: str | None = None,
 ) -> SubjectResult:
     try:
         sig_items, att_items, bundles, looked = _collect(store, subject, limits)
-        signatures = [_verify_signature(i, subject, options, ref, limits) for i in sig_items]
-        attestations = [_verify_attestation(i, subject, options, limits) for i in att_items]
-        for bundle in bundles:
-            result = _verify_bundle(bundle, subject, options, limits)
-            (signatures if result.kind == "signature" else attestations).append(result)
+        evidence = _Evidence(sig_items, att_items, bundles)
+        passes: list[tuple[str | None, list[ItemResult]]] = []
+        flag_results: list[ItemResult] | None = None
+        if options.has_flag_authorities:
+            flag_results = _evaluate(evidence, subject, options, ref, limits)
+            passes.append((None, flag_results))
+        verified_by: dict[Authority, set[str]] = {}
+        for rule_pass in rules or ():
+            for authority, authority_options in rule_pass.authorities:
+                if authority in verified_by:
+                    continue
+                results = _evaluate(evidence, subject, authority_options, ref, limits)
+                passes.append((f"authority {authority.name}", results))
+                verified_by[authority] = {
+                    i.signer.distinct_id
+                    for i in results
+                    if i.kind == "signature" and i.verified and i.signer is not None
+                }
+        merged = _merge(passes) if passes else []
     except CouldNotCheck as e:
         return SubjectResult(
             subject.digest,
@@ -469,7 +560,13 @@ def _verify_subject(
             Outcome.INDETERMINATE,
             f"could not check: {e.diagnostics()}",
         )
-    outcome, reason, signers = _decide(subject, signatures, attestations, options)
+    signatures = [i for i in merged if i.kind == "signature"]
+    attestations = [i for i in merged if i.kind == "attestation"]
+    flag_signatures = None if flag_results is None else [i for i in flag_results if i.kind == "signature"]
+    rule_results = None if rules is None else tuple(_rule_result(r.rule, verified_by) for r in rules)
+    outcome, reason, signers = _decide(
+        subject, flag_signatures, signatures, attestations, rule_results, options, trust_name
+    )
     return SubjectResult(
         subject.digest,
         subject.role,
@@ -480,7 +577,72 @@ def _verify_subject(
         tuple(attestations),
         signers,
         looked,
+        rule_results or (),
     )
+
+
+# ----------------------------------------------------------------------------------- trust config
+
+
+@dataclass(frozen=True)
+class _RulePass:
+    rule: ImageRule
+    authorities: tuple[tuple[Authority, VerifyOptions], ...]
+
+
+def _root_material(path: Path) -> tuple[tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
+    """Fulcio CAs and Rekor keys of a trusted root, for legacy keyless ``.sig``/``.att`` items."""
+    root = load_trusted_root(path)
+    roots = tuple(cert for ca in root.certificate_authorities for cert in ca.chain)
+    keys = []
+    for log in root.tlogs:
+        try:
+            keys.append(PublicKey.from_crypto(serialization.load_der_public_key(log.key_der), log.base_url))
+        except (LocalInputError, ValueError, UnsupportedAlgorithm):
+            continue  # a log key we cannot use for SETs (e.g. a Rekor v2 checkpoint-only key)
+    return roots, tuple(keys)
+
+
+def _authority_options(authority: Authority, base: VerifyOptions) -> VerifyOptions:
+    """The run's requirements with one authority as the only trust material."""
+    if authority.key is not None:
+        return replace(
+            base,
+            keys=(load_public_key(authority.key),),
+            identity=None,
+            threshold=1,
+            trust_config=None,
+            keyed_tlog=False,
+            rekor_keys=(),
+        )
+    assert authority.keyless is not None
+    k = authority.keyless
+    identity = IdentityPolicy(k.identity, k.identity_regexp, k.issuer, k.issuer_regexp, k.claims)
+    roots, rekor = _root_material(k.trusted_root)
+    return replace(
+        base,
+        keys=(),
+        identity=identity,
+        trusted_root=k.trusted_root,
+        fulcio_roots=roots,
+        threshold=1,
+        trust_config=None,
+        keyed_tlog=False,
+        rekor_keys=rekor,
+    )
+
+
+def _rule_passes(config: TrustConfig, name: str, options: VerifyOptions) -> tuple[_RulePass, ...]:
+    built: dict[Authority, VerifyOptions] = {}
+    passes = []
+    for rule in config.matching_rules(name):
+        pairs = []
+        for authority in rule.authorities:
+            if authority not in built:
+                built[authority] = _authority_options(authority, options)
+            pairs.append((authority, built[authority]))
+        passes.append(_RulePass(rule, tuple(pairs)))
+    return tuple(passes)
 
 
 # --------------------------------------------------------------------------------------- pipeline
@@ -546,7 +708,21 @@ def verify_image(reference: str, settings: SourceSettings, options: VerifyOption
     bind = ref if options.bind_repository and isinstance(ref, RegistryRef) else None
     if options.bind_repository and bind is None:
         raise UsageError("--bind-repository needs a registry reference")
-    results = tuple(_verify_subject(evidence_store, s, options, bind, limits) for s in subjects)
+    rules: tuple[_RulePass, ...] | None = None
+    trust_name: str | None = None
+    if options.trust_config is not None:
+        # Offline sources have no registry name, so no rule can match them: they are refused.
+        trust_name = normalise_image_name(str(ref)) if isinstance(ref, RegistryRef) else str(ref)
+        matching = (
+            ()
+            if not isinstance(ref, RegistryRef)
+            else _rule_passes(options.trust_config, trust_name, options)
+        )
+        rules = matching
+    results = tuple(
+        _verify_subject(evidence_store, s, options, bind, limits, rules, trust_name) for s in subjects
+    )
     top = subjects[0].digest
     source = str(ref.with_digest(top)) if isinstance(ref, RegistryRef) else str(ref)
-    return VerifyResult(source, top, _requirements(options), results)
+    trust = None if options.trust_config is None else options.trust_config.source
+    return VerifyResult(source, top, _requirements(options), results, trust_config=trust)

@@ -73,6 +73,29 @@ class ItemResult:
 
 
 @dataclass(frozen=True)
+class RuleResult:
+    """One trust-config rule applied to a subject: which of its authorities verified a signature."""
+
+    glob: str
+    threshold: int
+    verified_authorities: tuple[str, ...]
+    satisfied: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    """An in-toto layout checked against its links: verified or not, and why."""
+
+    path: str
+    verified: bool
+    reason: str
+    steps: tuple[str, ...] = ()
+    layout_keys: tuple[str, ...] = ()
+    expires: str | None = None
+
+
+@dataclass(frozen=True)
 class SubjectResult:
     """The verdict on one digest (the image, an index, or one platform manifest)."""
 
@@ -85,6 +108,7 @@ class SubjectResult:
     attestations: tuple[ItemResult, ...] = ()
     signers: tuple[str, ...] = ()  # distinct verified signers
     looked_in: tuple[str, ...] = ()
+    rules: tuple[RuleResult, ...] = ()  # trust-config rules applied (empty without --trust-config)
 
 
 @dataclass(frozen=True)
@@ -102,10 +126,14 @@ class VerifyResult:
     digest: Digest
     requirements: Requirements
     subjects: tuple[SubjectResult, ...]
+    trust_config: str | None = None  # the trust-roots config file applied, if any
+    layout: LayoutResult | None = None  # the in-toto layout check, if asked for
 
     @property
     def outcome(self) -> Outcome:
         outcomes = {s.outcome for s in self.subjects}
+        if self.layout is not None and not self.layout.verified:
+            return Outcome.FAILED
         if Outcome.FAILED in outcomes:
             return Outcome.FAILED
         if Outcome.INDETERMINATE in outcomes or not outcomes:
@@ -115,9 +143,12 @@ class VerifyResult:
     @property
     def reason(self) -> str:
         bad = [s for s in self.subjects if s.outcome is not Outcome.VERIFIED]
-        if not bad:
+        parts = [f"{s.digest.short} ({s.role}): {s.reason}" for s in bad]
+        if self.layout is not None and not self.layout.verified:
+            parts.append(f"layout {self.layout.path}: {self.layout.reason}")
+        if not parts:
             return f"{len(self.subjects)} subject(s) verified"
-        return "; ".join(f"{s.digest.short} ({s.role}): {s.reason}" for s in bad)
+        return "; ".join(parts)
 
 
 def _item(item: ItemResult, subject: SubjectResult) -> dict[str, Any]:
@@ -148,6 +179,19 @@ def _item(item: ItemResult, subject: SubjectResult) -> dict[str, Any]:
     return out
 
 
+def _layout(layout: LayoutResult | None) -> dict[str, Any] | None:
+    if layout is None:
+        return None
+    return {
+        "path": layout.path,
+        "verified": layout.verified,
+        "reason": layout.reason,
+        "steps": list(layout.steps),
+        "layoutKeys": list(layout.layout_keys),
+        "expires": layout.expires,
+    }
+
+
 def verify_document(result: VerifyResult) -> dict[str, Any]:
     req = result.requirements
     return {
@@ -162,6 +206,7 @@ def verify_document(result: VerifyResult) -> dict[str, Any]:
             "predicateTypes": list(req.predicate_types),
             "provenance": dict(req.provenance),
             "tlogChecked": req.tlog_checked,
+            "trustConfig": result.trust_config,
         },
         "subjects": [
             {
@@ -172,9 +217,20 @@ def verify_document(result: VerifyResult) -> dict[str, Any]:
                 "reason": s.reason,
                 "signers": list(s.signers),
                 "lookedIn": list(s.looked_in),
+                "rules": [
+                    {
+                        "glob": r.glob,
+                        "threshold": r.threshold,
+                        "verifiedAuthorities": list(r.verified_authorities),
+                        "satisfied": r.satisfied,
+                        "reason": r.reason,
+                    }
+                    for r in s.rules
+                ],
             }
             for s in result.subjects
         ],
+        "layout": _layout(result.layout),
         "signatures": [_item(i, s) for s in result.subjects for i in s.signatures],
         "attestations": [_item(i, s) for s in result.subjects for i in s.attestations],
     }
@@ -213,9 +269,15 @@ def verify_text(result: VerifyResult) -> str:
         lines.append(f"    {subject.reason}")
         if subject.signers:
             lines.append(f"    signers: {', '.join(subject.signers)}")
+        for rule in subject.rules:
+            lines.append(f"    {'ok  ' if rule.satisfied else 'FAIL'}  {rule.reason}")
         for title, items in (("signatures", subject.signatures), ("attestations", subject.attestations)):
             if items:
                 verified = sum(1 for i in items if i.verified)
                 lines.append(f"    {title}: {verified} of {len(items)} verified")
                 lines.extend(_item_line(i) for i in items)
+    if result.layout is not None:
+        layout = result.layout
+        lines.append(f"  layout {layout.path}: {'verified' if layout.verified else 'FAILED'}")
+        lines.append(f"    {layout.reason}")
     return "\n".join(lines) + "\n"
