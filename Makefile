@@ -17,8 +17,13 @@ tools/.complete: scripts/fetch-tools.sh
 
 tools: tools/.complete
 
+DEMO_IMAGE := oci:fixtures/demo/layout:demo
+DEMO_DB := .demo/advisories.sqlite
+
 demo: $(STAMP)
-	$(BIN)/imagetrust inspect oci:fixtures/demo/layout:demo
+	$(BIN)/imagetrust inspect $(DEMO_IMAGE)
+	$(BIN)/imagetrust db --db $(DEMO_DB) import fixtures/demo/advisories
+	$(BIN)/imagetrust audit $(DEMO_IMAGE) --db $(DEMO_DB)
 
 LINT_DIRS := $(wildcard src tests bench scripts)
 

@@ -242,3 +242,40 @@ def test_config_malware_and_software_policy_findings(tmp_path: Path) -> None:
 
     failing = run_cli("audit", DEMO, "--no-cache", "--scanners", "config", "--fail-on", "high")
     assert failing.returncode == 1 and "at or above --fail-on high" in failing.stderr
+
+
+def test_vulnerabilities_matched_from_an_imported_database(tmp_path: Path) -> None:
+    db = tmp_path / "advisories.sqlite"
+    imported = run_cli("db", "--db", str(db), "import", str(REPO / "fixtures" / "demo" / "advisories"))
+    assert imported.returncode == 0, imported.stderr
+    document = audit_json_with("--scanners", "vuln", "--db", str(db))
+    vulns = [f for f in document["findings"] if f["kind"] == "vulnerability"]
+    # Independently: the advisory files' own `versions` lists name 2.10 in exactly these two.
+    assert sorted(f["id"] for f in vulns) == ["PYSEC-2019-217", "PYSEC-2021-66"]
+    jinja_layer = next(p["layer"] for p in document["packages"] if p["name"] == "Jinja2")
+    assert {f["layer"] for f in vulns} == {jinja_layer}
+    assert {f["package"] for f in vulns} == {"pkg:pypi/jinja2@2.10"}
+    assert "CVE-2019-10906" in next(f for f in vulns if f["id"] == "PYSEC-2019-217")["aliases"]
+    gaps = document["images"][0]["notChecked"]
+    assert "vulnerabilities: no advisory data for npm" in gaps
+
+    no_db = audit_json_with("--scanners", "vuln", env={"XDG_CACHE_HOME": str(tmp_path / "empty")})
+    assert no_db["findings"] == []
+    assert any("no advisory database" in n for n in no_db["images"][0]["notChecked"])
+    indeterminate = run_cli(
+        "audit",
+        DEMO,
+        "--scanners",
+        "vuln",
+        "--fail-on",
+        "critical",
+        env={"XDG_CACHE_HOME": str(tmp_path / "e")},
+    )
+    assert indeterminate.returncode == 3, indeterminate.stderr
+
+
+def audit_json_with(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = run_cli("audit", DEMO, "--format", "json", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document

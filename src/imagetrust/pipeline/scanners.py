@@ -24,6 +24,15 @@ class ScannerOptions:
     limits: Limits = DEFAULT_LIMITS
 
 
+def _vuln(options: ScannerOptions) -> Scanner:
+    from imagetrust.audit.vulns.scanner import VulnScanner
+    from imagetrust.pipeline.db import default_db_path
+
+    if options.db_path is not None and not options.db_path.is_file():
+        raise UsageError(f"--db {options.db_path}: no such advisory database")
+    return VulnScanner(options.db_path or default_db_path())
+
+
 def _config(options: ScannerOptions) -> Scanner:
     from imagetrust.audit.config.scanner import ConfigScanner
 
@@ -49,6 +58,7 @@ def _license(options: ScannerOptions) -> Scanner:
 
 
 _BUILDERS: dict[str, Callable[[ScannerOptions], Scanner]] = {
+    "vuln": _vuln,
     "config": _config,
     "malware": _malware,
     "license": _license,
