@@ -160,6 +160,7 @@ def _verification(
     signers: dict[str, VerifiedSigner] = {}
     typed: list[tuple[str, VerifiedSigner, VerifiedStatement | None]] = []
     could_not_check = list(errors)
+    rejected: list[str] = []
     for result in results:
         for subject in result.subjects:
             if subject.digest != digest:
@@ -167,6 +168,8 @@ def _verification(
             if subject.outcome is Outcome.INDETERMINATE:
                 could_not_check.append(subject.reason)
             for item in subject.signatures:
+                if not item.verified:
+                    rejected.append(f"{item.format} from {item.found_in.describe()}: {item.reason}")
                 signer = _signer(item)
                 if signer is not None:
                     signers.setdefault(signer.distinct_id, signer)
@@ -200,6 +203,7 @@ def _verification(
         tuple(attestations),
         tuple(unread),
         tuple(dict.fromkeys(could_not_check)),
+        tuple(dict.fromkeys(rejected)),
     )
 
 

@@ -185,8 +185,11 @@ def _signatures(rule: Rule, sig: SignatureRule, verification: Verification) -> R
             Outcome.INDETERMINATE,
             (reason, *(f"could not check: {c}" for c in verification.could_not_check)),
         )
-    if not verification.signers:
-        reason += "; no valid signature found"
+    if verification.rejected_signatures:
+        count = len(verification.rejected_signatures)
+        reason += f"; {count} signature(s) found did not verify: {verification.rejected_signatures[0]}"
+    elif not verification.signers:
+        reason += "; no signature found"
     return RuleResult(rule.name, "signatures", Outcome.FAIL, (reason,))
 
 

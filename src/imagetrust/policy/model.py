@@ -199,3 +199,4 @@ class Verification:
     attestations: tuple[VerifiedAttestation, ...] = ()
     unread_types: tuple[tuple[str, VerifiedSigner], ...] = ()
     could_not_check: tuple[str, ...] = ()
+    rejected_signatures: tuple[str, ...] = ()  # signatures found that did not verify, with the reason
