@@ -82,6 +82,13 @@ PIP=(python3 -m pip); [ -x .venv/bin/pip ] && PIP=(.venv/bin/pip)
     --implementation cp --abi cp311 -d "$TOOLS/packages/wheels" jinja2==2.10 markupsafe==2.1.5 >/dev/null
 ( cd "$TOOLS/packages/npm" && npm pack --silent lodash@4.17.20 >/dev/null )
 
+# Headless Chromium renders the HTML trust report in tests (system package; CI runs as root).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
+  echo "fetch-tools: installing chromium (apt-get)" >&2
+  apt-get install -y --no-install-recommends chromium >/dev/null \
+    || echo "fetch-tools: could not install chromium; the HTML rendering test will fail in CI" >&2
+fi
+
 # Self-check: every tool runs.
 for t in docker-registry cosign2 cosign3 oras notation gitleaks crane umoci skopeo; do
   "$TOOLS/bin/$t" --help >/dev/null 2>&1 || { echo "fetch-tools: $t does not run" >&2; exit 1; }
