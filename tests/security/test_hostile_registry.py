@@ -267,16 +267,16 @@ def test_index_pointing_at_itself_or_at_an_index(cli: Cli, hostile: HostileRegis
     )
     assert_closed_failure(_inspect(cli, hostile, "--platform", "linux/amd64"), 3, "sha256")
 
-    # An index whose platform entry is itself an index (possibly this one) is refused, not followed.
+    # An index whose platform entry is itself an index (here: the real one above) is refused, not
+    # followed or misread as a manifest.
     hostile.hooks.clear()
-    inner = json.loads(index.index.data)
-    inner["manifests"][0]["mediaType"] = media.OCI_INDEX
-    outer_raw = json_bytes(inner)
-    hostile.put_manifest(outer_raw, media.OCI_INDEX, tag="loop")
-    hostile.put_manifest(index.index.data, media.OCI_INDEX)
-    hostile.manifests[str(image.digest)] = (media.OCI_INDEX, image.manifest.data)
+    nested = json.loads(index.index.data)
+    nested["manifests"][0].update(
+        mediaType=media.OCI_INDEX, digest=str(index.digest), size=len(index.index.data)
+    )
+    hostile.put_manifest(json_bytes(nested), media.OCI_INDEX, tag="loop")
     run = _inspect(cli, hostile, "--platform", "linux/amd64", reference="loop")
-    assert_closed_failure(run, 3)
+    assert_closed_failure(run, 3, "index inside an index")
 
 
 # -- storms, truncation, lies about length -----------------------------------------------------------------

@@ -112,6 +112,11 @@ class _Unpacker:
             hides.append((parent, False))
             return
         if name.startswith(WHITEOUT_PREFIX):
+            if name == WHITEOUT_PREFIX:
+                # Names no file: read as "delete ''" at the root it would erase every lower layer from the
+                # audit while a runtime may keep them.  Refused and listed (over-reporting is the safe side).
+                self._unknown(path, "whiteout with an empty name refused", digest)
+                return
             hides.append((join(parent, name[len(WHITEOUT_PREFIX) :]), True))
             return
 
