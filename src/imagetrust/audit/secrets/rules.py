@@ -58,7 +58,7 @@ _SECRET_NAMES = (
     r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key"
     r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z]))"
 )
-_PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20})"
+_PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_)[\w.\-]{0,20})"
 _PW_ANCHOR = r"(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?[\"']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?[\"'])"
 _H = Severity.HIGH
 _C = Severity.CRITICAL
@@ -325,7 +325,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
                         "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
                         "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
-                        "public_key = 'ssh-rsa'", "monkey = 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'"),
+                        "public_key = 'ssh-rsa'", "monkey = 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'",
+                        '"license_key": "LicenseRef-scancode-adobe-2014"', "private_key: Ed25519PrivateKey | None"),
     ),
 )
 # fmt: on

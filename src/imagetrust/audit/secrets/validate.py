@@ -41,7 +41,7 @@ def _b64decode(text: bytes) -> bytes | None:
         return None
 
 
-_NOT_SECRET_NAME_PART = re.compile(rb"(?i)public|sha\d*|md5|hash|digest|checksum|fingerprint")
+_NOT_SECRET_NAME_PART = re.compile(rb"(?i)public|sha\d*|md5|hash|digest|checksum|fingerprint|license")
 # versions, OIDs, IP addresses, host:port/path
 _NUMERIC_THING = re.compile(rb"^[~^<>=v]*\d+(?:\.\d+)+|^\d{1,5}/")
 
@@ -87,6 +87,8 @@ def url_password(match: re.Match[bytes], value: bytes) -> bool:
 
 
 def _password_like(value: bytes) -> bool:
+    if not value.isascii():
+        return False  # an emoji or a translated UI string, not a credential
     low = value.lower()
     if low in _WEAK or b"password" in low or b"passwd" in low:
         return False
@@ -101,8 +103,14 @@ def password(match: re.Match[bytes], value: bytes) -> bool:
     return not _name_says_not_a_value(match) and _password_like(value)
 
 
+def _called(match: re.Match[bytes]) -> bool:
+    """`key = base64url_decode(...)`: the value is a function being called."""
+    end = match.end("secret")
+    return match.string[end : end + 1] == b"("
+
+
 def generic(match: re.Match[bytes], value: bytes) -> bool:
-    if _name_says_not_a_value(match):
+    if _name_says_not_a_value(match) or _called(match):
         return False
     if _DOTTED_IDENT.match(value) or _FILE_NAME.search(value) or value.startswith((b"/", b"./", b"-")):
         return False
@@ -114,9 +122,23 @@ def generic(match: re.Match[bytes], value: bytes) -> bool:
     # without digits only a long, letter-random value passes (`uuvclbfguuiyupykpp...`, not `someLongName`)
     if not has_digit and not (len(value) >= 20 and shannon(value) >= 3.8 and not (has_upper and has_lower)):
         return False
-    # words joined by separators (`my-service-account-name`) are names, not keys
-    parts = re.split(rb"[_\-.]", value)
-    return not (len(parts) >= 3 and all(p.isalpha() for p in parts if p))
+    return not _looks_like_a_name(value)
+
+
+_PART = re.compile(rb"^(?:[A-Za-z]+[0-9]*|[0-9]{1,4})$")
+_TOKEN = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def _looks_like_a_name(value: bytes) -> bool:
+    """`aardvark-py-2014`, `LicenseRef-scancode-x-1.0`, `Ed25519PrivateKey`: identifiers, not keys.
+
+    Random keys break into many one- or two-character letter/digit runs; names into few long words.
+    """
+    parts = [p for p in re.split(rb"[_\-.]", value) if p]
+    if len(parts) >= 3 and all(_PART.match(p) for p in parts):
+        return True
+    tokens = _TOKEN.findall(value)
+    return len(tokens) >= 2 and sum(map(len, tokens)) / len(tokens) >= 4.0
 
 
 VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
