@@ -13,12 +13,13 @@ from cryptography.hazmat.primitives import serialization
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
 from imagetrust.errors import CouldNotCheck, LocalInputError, UsageError, VerificationFailed
-from imagetrust.pipeline.verify import VerifyOptions, verify_image
+from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
 from imagetrust.trust.config import load_trust_config
 from imagetrust.trust.keys import PublicKey, load_public_key
 from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
+from imagetrust.verify.layout import load_layout_key
 from imagetrust.verify.slsa import ProvenanceExpectation
 from imagetrust.verify.statement import resolve_predicate_type
 
@@ -118,6 +119,14 @@ def _legacy_material(
     return roots, rekor
 
 
+def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) -> LayoutCheck | None:
+    if path is None:
+        if keys or link_dir is not None:
+            raise UsageError("--layout-key and --link-dir need --layout")
+        return None
+    return LayoutCheck(path, tuple(load_layout_key(k) for k in keys), link_dir or path.parent)
+
+
 @click.command("verify")
 @click.argument("image")
 @click.option("--key", "keys", multiple=True, type=_FILE, help="PEM public key to trust (repeatable).")
@@ -162,6 +171,17 @@ def _legacy_material(
     envvar="IMAGETRUST_TRUST_CONFIG",
     help="Trust-roots config: image-name globs to required authorities (env IMAGETRUST_TRUST_CONFIG).",
 )
+@click.option(
+    "--layout", "layout_path", type=_FILE, help="in-toto layout that must verify (inspections refused)."
+)
+@click.option(
+    "--layout-key", "layout_keys", multiple=True, type=_FILE, help="PEM key that must have signed the layout."
+)
+@click.option(
+    "--link-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Directory of the layout's step links (default: the layout's directory).",
+)
 @source_options
 @output_options
 def verify_command(
@@ -185,6 +205,9 @@ def verify_command(
     signature_repository: str | None,
     bind_repository: bool,
     trust_config: Path | None,
+    layout_path: Path | None,
+    layout_keys: tuple[Path, ...],
+    link_dir: Path | None,
     output_format: str,
     output: Path | None,
     **rest: object,
@@ -227,6 +250,7 @@ def verify_command(
         signature_repository=signature_repository,
         bind_repository=bind_repository,
         trust_config=None if trust_config is None else load_trust_config(trust_config),
+        layout=_layout(layout_path, layout_keys, link_dir),
     )
     result = verify_image(image, settings, options)
     if output_format == "json":

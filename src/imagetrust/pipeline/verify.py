@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -30,6 +31,7 @@ from imagetrust.registry.store import ImageStore
 from imagetrust.report.verify import (
     FoundIn,
     ItemResult,
+    LayoutResult,
     Outcome,
     Requirements,
     RuleResult,
@@ -54,6 +56,7 @@ from imagetrust.verify.evidence import (
 )
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.keyless import verify_keyless_attestation, verify_keyless_signature
+from imagetrust.verify.layout import LayoutKey, verify_layout
 from imagetrust.verify.rekor import require_dsse, require_hashedrekord, verify_rekor_bundle
 from imagetrust.verify.results import CertIdentity, VerifiedStatement
 from imagetrust.verify.simplesigning import SIMPLE_SIGNING_MEDIA_TYPE, verify_simple_signing
@@ -62,6 +65,19 @@ from imagetrust.verify.statement import require_subject, statement_from_envelope
 
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 _NO_TLOG = "no tlog verification (no Rekor key given)"
+
+
+@dataclass(frozen=True)
+class LayoutCheck:
+    """An in-toto layout, the keys that must all have signed it, and where its step links are."""
+
+    path: Path
+    keys: tuple[LayoutKey, ...]
+    link_dir: Path
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise UsageError("--layout needs at least one --layout-key")
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class VerifyOptions:
     # Rules from a trust-roots config: every matching rule must be met on its own, and an image that no
     # rule matches is refused.  Flags (keys, identity) given as well add one more required authority set.
     trust_config: TrustConfig | None = None
+    layout: LayoutCheck | None = None  # an in-toto layout that must verify as well
 
     @property
     def has_flag_authorities(self) -> bool:
@@ -725,4 +742,21 @@ def verify_image(reference: str, settings: SourceSettings, options: VerifyOption
     top = subjects[0].digest
     source = str(ref.with_digest(top)) if isinstance(ref, RegistryRef) else str(ref)
     trust = None if options.trust_config is None else options.trust_config.source
-    return VerifyResult(source, top, _requirements(options), results, trust_config=trust)
+    layout = None if options.layout is None else _check_layout(options.layout, limits)
+    return VerifyResult(source, top, _requirements(options), results, trust_config=trust, layout=layout)
+
+
+def _check_layout(check: LayoutCheck, limits: Limits) -> LayoutResult:
+    try:
+        verified = verify_layout(check.path, check.keys, check.link_dir, limits=limits, now=datetime.now(UTC))
+    except VerificationFailed as e:
+        return LayoutResult(str(check.path), False, e.diagnostics())
+    steps = ", ".join(f"{name} ({len(keys)} link(s))" for name, keys in verified.functionaries)
+    return LayoutResult(
+        str(check.path),
+        True,
+        f"layout signed by {len(verified.layout_keys)} key(s); steps verified: {steps or 'none'}",
+        verified.steps,
+        verified.layout_keys,
+        verified.expires.isoformat(),
+    )
