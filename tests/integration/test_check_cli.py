@@ -221,3 +221,50 @@ def test_default_policy_and_other_formats(
     done = run_cli("check", images["signed"], "--key", str(keys[0] / "cosign.pub"), "--no-cache",
                    "--format", "markdown")  # fmt: skip
     assert "default/signatures" in done.stdout and done.returncode in (0, 3)
+
+
+def test_critical_fixable_vulnerability_fails_and_vex_suppresses_it(
+    images: dict[str, str], keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    advisory = {
+        "schema_version": "1.6.0",
+        "id": "CVE-2099-0001",
+        "modified": "2026-01-01T00:00:00Z",
+        "summary": "telnet test advisory",
+        "database_specific": {"severity": "CRITICAL"},
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "telnet"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "0.17+2.4-3"}]}],
+            }
+        ],
+    }
+    (tmp_path / "osv").mkdir()
+    (tmp_path / "osv" / "CVE-2099-0001.json").write_text(json.dumps(advisory))
+    db = tmp_path / "advisories.sqlite"
+    done = run_cli("db", "--db", str(db), "import", str(tmp_path / "osv"))
+    assert done.returncode == 0, done.stderr
+    key = keys[0] / "cosign.pub"
+    rule = "    vulnerabilities: {maxSeverity: high, fixableOnly: true}\n"
+    code, document, stderr = check(images["signed"], _policy(tmp_path, key, rule), "--db", str(db))
+    assert code == 1, stderr
+    assert "CVE-2099-0001" in _failed(document)["prod/vulnerabilities"]
+    (tmp_path / "telnet.openvex.json").write_text(
+        json.dumps(
+            {
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "statements": [
+                    {
+                        "vulnerability": {"name": "CVE-2099-0001"},
+                        "products": [{"@id": "pkg:deb/debian/telnet"}],
+                        "status": "not_affected",
+                        "justification": "vulnerable_code_not_present",
+                    }
+                ],
+            }
+        )
+    )
+    vex = rule.replace("fixableOnly: true}", "fixableOnly: true, vex: [telnet.openvex.json]}")
+    code, document, stderr = check(images["signed"], _policy(tmp_path, key, vex), "--db", str(db))
+    assert code == 0, stderr
+    assert "telnet.openvex.json statement 0" in document["decision"]["suppressed"][0]["by"]
