@@ -179,3 +179,11 @@ def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
     assert (width, height) == (1200, 900)
     assert len(values) > 32  # filtered pixel data of a blank single-colour page has almost one value
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_text_escapes_terminal_control_characters(tmp_path: Path) -> None:
+    doc = trust_document(_report(tmp_path))
+    doc["audit"]["platforms"][0]["findings"][0]["package"] = "pkg:deb/x\x1b[2J\x1b]0;owned\x07@1"
+    text = trust_text(doc)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "pkg:deb/x\\x1b[2J" in text

@@ -7,6 +7,7 @@ renderers read that document, so every format says the same thing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,4 +238,12 @@ def trust_text(doc: dict[str, Any]) -> str:
             lines.append(f"    not examined: {len(platform['unknowns'])} file(s) (see --format json)")
     for note in doc["notChecked"]:
         lines.append(f"  not checked: {note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(_CONTROL.sub(_escape, line) for line in lines) + "\n"
+
+
+# Image content (paths, titles) reaches the terminal: control characters such as ESC are shown escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
