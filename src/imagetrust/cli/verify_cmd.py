@@ -17,6 +17,7 @@ from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
 from imagetrust.trust.config import load_trust_config
 from imagetrust.trust.keys import PublicKey, load_public_key
+from imagetrust.trust.notation_store import load_notation_trust_store
 from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.layout import load_layout_key
@@ -182,6 +183,11 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Directory of the layout's step links (default: the layout's directory).",
 )
+@click.option(
+    "--notation-trust-store",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Notation x509 trust store (x509/ca/<name>/*.pem, or a directory of PEM CA certs).",
+)
 @source_options
 @output_options
 def verify_command(
@@ -208,6 +214,7 @@ def verify_command(
     layout_path: Path | None,
     layout_keys: tuple[Path, ...],
     link_dir: Path | None,
+    notation_trust_store: Path | None,
     output_format: str,
     output: Path | None,
     **rest: object,
@@ -251,6 +258,9 @@ def verify_command(
         bind_repository=bind_repository,
         trust_config=None if trust_config is None else load_trust_config(trust_config),
         layout=_layout(layout_path, layout_keys, link_dir),
+        notation_store=(
+            None if notation_trust_store is None else load_notation_trust_store(notation_trust_store)
+        ),
     )
     result = verify_image(image, settings, options)
     if output_format == "json":

@@ -18,7 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from imagetrust.discovery.attached import find_attached
-from imagetrust.discovery.referrers import sigstore_bundle_referrers
+from imagetrust.discovery.referrers import referrer_manifests, sigstore_bundle_referrers
 from imagetrust.errors import CouldNotCheck, LocalInputError, NotFound, UsageError, VerificationFailed
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
@@ -41,6 +41,7 @@ from imagetrust.report.verify import (
 )
 from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
 from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
+from imagetrust.trust.notation_store import NotationTrustStore
 from imagetrust.trust.sigstore_root import load_trusted_root
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
@@ -57,6 +58,7 @@ from imagetrust.verify.evidence import (
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.keyless import verify_keyless_attestation, verify_keyless_signature
 from imagetrust.verify.layout import LayoutKey, verify_layout
+from imagetrust.verify.notation import NOTATION_ARTIFACT_TYPE, NotationItem, notation_items, verify_notation
 from imagetrust.verify.rekor import require_dsse, require_hashedrekord, verify_rekor_bundle
 from imagetrust.verify.results import CertIdentity, VerifiedStatement
 from imagetrust.verify.simplesigning import SIMPLE_SIGNING_MEDIA_TYPE, verify_simple_signing
@@ -100,10 +102,11 @@ class VerifyOptions:
     # rule matches is refused.  Flags (keys, identity) given as well add one more required authority set.
     trust_config: TrustConfig | None = None
     layout: LayoutCheck | None = None  # an in-toto layout that must verify as well
+    notation_store: NotationTrustStore | None = None  # notation signatures verified (strict) against it
 
     @property
     def has_flag_authorities(self) -> bool:
-        return bool(self.keys) or self.identity is not None
+        return bool(self.keys) or self.identity is not None or self.notation_store is not None
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -111,10 +114,15 @@ class VerifyOptions:
         if not self.has_flag_authorities and self.trust_config is None:
             raise UsageError(
                 "nothing to verify against: give --key, or --certificate-identity[-regexp] with "
-                "--certificate-oidc-issuer[-regexp], or --trust-config"
+                "--certificate-oidc-issuer[-regexp], or --notation-trust-store, or --trust-config"
             )
         distinct = {k.key_id for k in self.keys}
-        if self.keys and self.identity is None and self.threshold > len(distinct):
+        if (
+            self.keys
+            and self.identity is None
+            and self.notation_store is None
+            and self.threshold > len(distinct)
+        ):
             raise UsageError(
                 f"--threshold {self.threshold} can never be met by {len(distinct)} distinct key(s)"
             )
@@ -421,8 +429,8 @@ def _keyless_bundle(
 
 
 def _collect(
-    store: ImageStore, subject: _Subject, limits: Limits
-) -> tuple[tuple[SignatureItem, ...], tuple[AttestationItem, ...], tuple[BundleItem, ...], tuple[str, ...]]:
+    store: ImageStore, subject: _Subject, options: VerifyOptions, limits: Limits
+) -> tuple[_Evidence, tuple[str, ...]]:
     attached = find_attached(store, subject.digest, limits)
     signatures: list[SignatureItem] = []
     attestations: list[AttestationItem] = []
@@ -437,11 +445,52 @@ def _collect(
             )
     referrers = sigstore_bundle_referrers(store, attached, limits)
     bundles = bundle_items(referrers, store.location, store.read_blob, limits)
+    notation: tuple[NotationItem, ...] = ()
+    if options.notation_store is not None:
+        # Both forms: artifactType (spec 1.1) or, before it, the config media type.
+        found = referrer_manifests(store, attached, NOTATION_ARTIFACT_TYPE, limits)
+        notation = notation_items(found, store.location, store.read_blob, limits)
     looked = tuple(
         [f"{store.location} tags {subject.digest.tag_form}.{{sig,att,sbom}}"]
         + [f"{store.location} {source}" for source in attached.referrers_sources]
     )
-    return tuple(signatures), tuple(attestations), bundles, looked
+    return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), looked
+
+
+def _verify_notation(
+    item: NotationItem, subject: _Subject, options: VerifyOptions, limits: Limits
+) -> ItemResult:
+    fmt = {"application/jose+json": "notation JWS", "application/cose": "notation COSE"}.get(
+        item.media_type, "notation"
+    )
+    found = _found(item.origin)
+    if item.problem is not None:
+        return ItemResult("signature", fmt, False, item.problem, found)
+    if options.notation_store is None:
+        return ItemResult(
+            "signature", fmt, False, "notation signature, but no --notation-trust-store was given", found
+        )
+    try:
+        verified = verify_notation(
+            item.raw,
+            item.media_type,
+            subject.digest,
+            options.notation_store,
+            now=datetime.now(UTC),
+            limits=limits,
+            subject_size=len(subject.raw),
+        )
+    except VerificationFailed as e:
+        return ItemResult("signature", fmt, False, e.diagnostics(), found)
+    expiry = f"; expires {verified.expiry.isoformat()}" if verified.expiry else ""
+    return ItemResult(
+        "signature",
+        fmt,
+        True,
+        f"verified (strict) against trust store {verified.trust_store}{expiry}",
+        found,
+        Signer(identity=verified.signer, issuer=f"notation {verified.trust_store}"),
+    )
 
 
 def _decide(
@@ -494,6 +543,7 @@ class _Evidence:
     signatures: tuple[SignatureItem, ...]
     attestations: tuple[AttestationItem, ...]
     bundles: tuple[BundleItem, ...]
+    notation: tuple[NotationItem, ...] = ()
 
 
 def _evaluate(
@@ -503,6 +553,7 @@ def _evaluate(
     results = [_verify_signature(i, subject, options, ref, limits) for i in evidence.signatures]
     results += [_verify_attestation(i, subject, options, limits) for i in evidence.attestations]
     results += [_verify_bundle(b, subject, options, limits) for b in evidence.bundles]
+    results += [_verify_notation(n, subject, options, limits) for n in evidence.notation]
     return results
 
 
@@ -549,8 +600,7 @@ def _verify_subject(
     trust_name: str | None = None,
 ) -> SubjectResult:
     try:
-        sig_items, att_items, bundles, looked = _collect(store, subject, limits)
-        evidence = _Evidence(sig_items, att_items, bundles)
+        evidence, looked = _collect(store, subject, options, limits)
         passes: list[tuple[str | None, list[ItemResult]]] = []
         flag_results: list[ItemResult] | None = None
         if options.has_flag_authorities:
@@ -631,6 +681,7 @@ def _authority_options(authority: Authority, base: VerifyOptions) -> VerifyOptio
             trust_config=None,
             keyed_tlog=False,
             rekor_keys=(),
+            notation_store=None,
         )
     assert authority.keyless is not None
     k = authority.keyless
@@ -646,6 +697,7 @@ def _authority_options(authority: Authority, base: VerifyOptions) -> VerifyOptio
         trust_config=None,
         keyed_tlog=False,
         rekor_keys=rekor,
+        notation_store=None,
     )
 
 
