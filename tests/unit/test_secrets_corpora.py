@@ -5,9 +5,8 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 
-from tests.conftest import shared_data
-
 from imagetrust.audit.secrets import scan_tree
+from tests.conftest import shared_data
 
 
 def _extract(archive: Path, dest: Path) -> Path:

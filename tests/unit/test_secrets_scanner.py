@@ -6,14 +6,13 @@ import io
 import json
 from collections.abc import Sequence
 
-from tests.support.images import ConfigSpec, File, LayerSpec, Whiteout, build_image
-
 from imagetrust.audit.findings import Finding, Severity
 from imagetrust.audit.secrets import SecretScanner, scan_config, scan_file
 from imagetrust.audit.secrets.scanner import BLOCK, default_matcher
 from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
 from imagetrust.limits import Limits
 from imagetrust.oci.manifest import ImageConfig, parse_config
+from tests.support.images import ConfigSpec, File, LayerSpec, Whiteout, build_image
 
 GH = "ghp_R8kq2Lx9Vm4Tn7Wp1Zb5Yc3Hf6Gj0Ud8Ae2Ks"
 AWS_ID = "AKIAZ5Q7M3RTW2LXNHB4"

@@ -54,7 +54,11 @@ def compile_patterns(rules: Sequence[Rule]) -> list[CompiledPattern]:
 
 
 class HyperscanEngine:
-    """Two block-mode databases: all patterns for text, specific (non-generic) ones for binaries."""
+    """Two block-mode databases: all patterns for text, specific (non-generic) ones for binaries.
+
+    One scratch space per database: a matcher scans on one thread at a time (the unpacker is serial);
+    give each thread its own ``Matcher`` otherwise.
+    """
 
     def __init__(self, patterns: Sequence[CompiledPattern]) -> None:
         assert _hs is not None

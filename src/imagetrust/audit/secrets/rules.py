@@ -59,7 +59,11 @@ _SECRET_NAMES = (
     r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z]))"
 )
 _PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_)[\w.\-]{0,20})"
-_PW_ANCHOR = r"(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?[\"']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?[\"'])"
+_PW_ANCHOR = (
+    r"""(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
+    r"""(?:(?::=|=>|=|:)[ \t]*)?\\?["'`][^"'`\n\r\\]{4}"""
+)
+_PW_ANCHOR_BARE = r"""(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
 _H = Severity.HIGH
 _C = Severity.CRITICAL
 _M = Severity.MEDIUM
@@ -298,9 +302,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         "password-assignment", "Password assigned in configuration or code", _M,
         (
-            Pattern(_PW_NAME + _ASSIGN + r"""\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""", anchor=_PW_ANCHOR),
+            Pattern(_PW_NAME + _ASSIGN + r"""\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+                    anchor=_PW_ANCHOR),
             Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""",
-                    config_only=True, anchor=_PW_ANCHOR),
+                    config_only=True, anchor=_PW_ANCHOR_BARE),
             Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
                     r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
         ),

@@ -116,9 +116,9 @@ def generic(match: re.Match[bytes], value: bytes) -> bool:
         return False
     if _NUMERIC_THING.match(value):
         return False
-    has_digit = any(48 <= b <= 57 for b in value)
-    has_upper = any(65 <= b <= 90 for b in value)
-    has_lower = any(97 <= b <= 122 for b in value)
+    has_digit = len(value.translate(None, b"0123456789")) < len(value)
+    has_upper = value.lower() != value
+    has_lower = value.upper() != value
     # without digits only a long, letter-random value passes (`uuvclbfguuiyupykpp...`, not `someLongName`)
     if not has_digit and not (len(value) >= 20 and shannon(value) >= 3.8 and not (has_upper and has_lower)):
         return False
