@@ -1,6 +1,6 @@
 """Secret scanning accuracy and speed on labelled CredData, ours and gitleaks on the same extracted files.
 
-    .venv/bin/python bench/secrets_bench.py [--repeat N]
+    .venv/bin/python bench/secrets_bench.py [--repeat N]   (default 5)
 
 Prints a table and writes bench/results/secrets.json.  Both scanners read the same directory; each is run
 ``--repeat`` times, alternating, and the fastest wall time of each is compared (the machine is shared, so
@@ -66,7 +66,7 @@ def run_gitleaks(root: Path, report: Path) -> tuple[float, float, list[tuple[str
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root, labels = extract(CREDDATA, Path(tmp))
