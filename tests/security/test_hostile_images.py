@@ -10,6 +10,7 @@ since the CLI does not take limits.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import sqlite3
 import tarfile
@@ -21,16 +22,21 @@ import pytest
 
 from imagetrust.errors import LimitExceeded
 from imagetrust.limits import Limits
+from imagetrust.oci import media
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.manifest import Descriptor
 from imagetrust.pipeline.audit import audit_image
 from imagetrust.pipeline.settings import SourceSettings
 from tests.security.conftest import CliRun, assert_closed_failure
 from tests.support.images import (
     EPOCH,
+    Blob,
     BuiltImage,
     File,
     LayerSpec,
     Raw,
     build_image,
+    write_docker_archive,
     write_layout,
 )
 
@@ -292,3 +298,50 @@ def test_a_bound_hit_in_the_cli_is_exit_3_without_a_document(cli: Cli, tmp_path:
         3,
         "layers",
     )
+
+
+# -- corrupt compressed streams (found by the tar_layer fuzz target) ---------------------------------------
+
+
+def _corrupt_deflate(gz: bytes) -> bytes:
+    """Keep the gzip header; make the first deflate block use the reserved block type 3."""
+    return gz[:10] + b"\xff" * 16 + gz[26:]
+
+
+def test_corrupt_gzip_layer_is_an_unknown_not_a_crash(cli: Cli, tmp_path: Path) -> None:
+    """isal raises its own ``IsalError`` (not an ``OSError``) for a bad deflate block; it escaped the
+    unpacker as an internal error before the fuzzer found it."""
+    image = build_image([LayerSpec((OS_RELEASE, File("srv/x", b"y" * 4000)), compression="none")])
+    tar = image.layers[0].data
+    bad = _corrupt_deflate(gzip.compress(tar, mtime=0))
+    layer = Blob(Descriptor(media.OCI_LAYER_GZIP, Digest.of(bad), len(bad)), bad)
+    hostile = _replace_layer(image, layer)
+    _, document = _audit(cli, _layout(tmp_path, hostile))
+    assert any("cannot decompress" in reason for _, reason in _unknowns(document)), _unknowns(document)
+
+
+def test_corrupt_gzip_layer_in_a_docker_archive_is_refused_not_a_crash(cli: Cli, tmp_path: Path) -> None:
+    image = build_image([LayerSpec((OS_RELEASE, File("srv/x", b"y" * 4000)))])
+    archive = write_docker_archive(tmp_path / "a.tar", image, ["app:v1"], layer_compression="gzip")
+    members = []
+    with tarfile.open(archive) as tar:
+        for info in tar.getmembers():
+            data = tar.extractfile(info).read() if info.isfile() else b""  # type: ignore[union-attr]
+            if info.name.endswith("layer.tar"):
+                data = _corrupt_deflate(data)
+            members.append((info, data))
+    with tarfile.open(archive, "w") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    run = cli("audit", "--format", "json", "--no-cache", "--scanners", "", f"docker-archive:{archive}:app:v1")
+    assert_closed_failure(run, 2, "does not decompress")
+
+
+def _replace_layer(image: BuiltImage, layer: Blob) -> BuiltImage:
+    from tests.support.images import json_bytes
+
+    manifest = json.loads(image.manifest.data)
+    manifest["layers"] = [layer.descriptor.to_json()]
+    raw = json_bytes(manifest)
+    descriptor = Descriptor(media.OCI_MANIFEST, Digest.of(raw), len(raw), platform=image.platform)
+    return BuiltImage(Blob(descriptor, raw), image.config, (layer,), image.diff_ids, image.platform)

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, cast
 
 import zstandard
 from isal import igzip
+from isal.igzip_lib import IsalError
 
 from imagetrust.errors import (
     InvalidReference,
@@ -51,6 +52,9 @@ from imagetrust.registry.stream import VerifyingReader, read_verified
 DOCKER_LAYER = media.DOCKER_LAYER_GZIP  # what containers/image writes for every docker-archive layer
 _LINK_HOPS = 8
 _CHUNK = 1 << 20
+
+# isal reports a corrupt deflate stream with its own exception, which is not an OSError as zlib's is.
+_ISAL_ERROR = cast(type[Exception], IsalError)
 
 
 class _Section(io.RawIOBase):
@@ -354,7 +358,7 @@ class DockerArchiveStore:
                             raise LimitExceeded(
                                 f"{what}: layer {name} decompresses past {self._limits.blob_bytes}"
                             )
-            except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
+            except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, _ISAL_ERROR) as e:
                 raise LocalInputError(f"{what}: layer {name} does not decompress ({e})") from e
             return _Layer(name, total, compression)
 
@@ -446,7 +450,7 @@ class DockerArchiveStore:
         reader = VerifyingReader(stream, descriptor.digest, descriptor.size, what)
         try:
             yield cast(BinaryIO, reader)
-        except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
+        except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError, _ISAL_ERROR) as e:
             raise LocalInputError(f"{what}: cannot read {member} ({e})") from e
         finally:
             reader.close()

@@ -7,16 +7,19 @@ Each layer is decompressed exactly once, as it is read; the budget turns a decom
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, cast
 
 import zstandard
 from isal import igzip
+from isal.igzip_lib import IsalError as _IsalError
 
 from imagetrust.audit.unpack.model import ByteStream, Compression
 from imagetrust.errors import LimitExceeded, MalformedContent
 from imagetrust.oci.digest import Digest
 
 _TAIL = 256 * 1024
+# isal reports a corrupt deflate stream with its own exception, which is not an OSError as zlib's is.
+_CORRUPT = (OSError, EOFError, zlib.error, zstandard.ZstdError, cast(type[Exception], _IsalError))
 
 
 class ByteBudget:
@@ -61,7 +64,7 @@ class DecompressingReader:
             n = 1 << 20
         try:
             data: bytes = self._inner.read(n)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
+        except _CORRUPT as e:
             raise MalformedContent(f"{self._what}: cannot decompress: {e}") from e
         self._budget.charge(len(data), self._what)
         self.position += len(data)
