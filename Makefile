@@ -51,10 +51,3 @@ FUZZ_SECONDS ?= 30
 .PHONY: fuzz
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
-
-# Coverage-guided fuzzing of every parser that reads outside bytes (docs/fuzzing.md): FUZZ_SECONDS per
-# target; corpus and crash inputs are kept in .fuzz/.  `make test` runs a short, fixed-size pass.
-FUZZ_SECONDS ?= 30
-.PHONY: fuzz
-fuzz: $(STAMP)
-	$(BIN)/python -m tests.fuzz.run --seconds $(FUZZ_SECONDS)
