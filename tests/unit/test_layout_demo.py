@@ -37,7 +37,7 @@ def _layers() -> tuple[OciLayoutStore, Manifest, list[dict[str, bytes]]]:
 
 def test_demo_resolves_through_the_reference_the_readme_uses() -> None:
     store = open_offline_store(parse_source(f"oci:{DEMO}:demo"), LIMITS)
-    assert store.resolve().digest == OciLayoutStore(DEMO, None, LIMITS).resolve().digest
+    assert store.resolve().digest == OciLayoutStore(DEMO, "demo", LIMITS).resolve().digest
 
 
 def test_demo_holds_real_packages_in_two_layers() -> None:
