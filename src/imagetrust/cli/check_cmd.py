@@ -14,9 +14,14 @@ import click
 
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, source_options
-from imagetrust.cli.verify_cmd import _default_trusted_root, _identity, _legacy_material, _load_roots
+from imagetrust.cli.trust_options import (
+    identity_options,
+    identity_policy,
+    keyless_material,
+    keyless_material_options,
+)
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
-from imagetrust.pipeline.check import KeylessMaterial, check_image
+from imagetrust.pipeline.check import check_image
 from imagetrust.pipeline.scanners import ScannerOptions
 from imagetrust.policy.default import default_policy
 from imagetrust.policy.evaluate import Outcome
@@ -48,13 +53,8 @@ def render(doc: dict[str, object], output_format: str) -> str:
 @click.argument("image")
 @click.option("--policy", "policy_path", type=_FILE, help="Policy file (YAML, imagetrust.dev/v1).")
 @click.option("--key", "keys", multiple=True, type=_FILE, help="Default policy: PEM public key to trust.")
-@click.option("--certificate-identity", help="Default policy: keyless signer identity (exact).")
-@click.option("--certificate-identity-regexp", help="Default policy: signer identity, full-match regexp.")
-@click.option("--certificate-oidc-issuer", help="Default policy: OIDC issuer (exact).")
-@click.option("--certificate-oidc-issuer-regexp", help="Default policy: OIDC issuer, full-match regexp.")
-@click.option("--trusted-root", type=_FILE, help="sigstore trusted_root.json for keyless signers.")
-@click.option("--fulcio-root", "fulcio_roots", multiple=True, type=_FILE, help="PEM Fulcio root(s).")
-@click.option("--rekor-key", "rekor_keys", multiple=True, type=_FILE, help="PEM Rekor public key.")
+@identity_options
+@keyless_material_options
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Advisory database.")
 @click.option(
     "--malware-rules", multiple=True, type=click.Path(exists=True, path_type=Path), help="YARA/ClamAV rules."
@@ -87,12 +87,11 @@ def check_command(
     malware, no secrets, no critical vulnerability with a fix available.
     """
     settings = build_settings(**source)  # type: ignore[arg-type]
-    identity = _identity(
+    identity = identity_policy(
         certificate_identity,
         certificate_identity_regexp,
         certificate_oidc_issuer,
         certificate_oidc_issuer_regexp,
-        (),
     )
     if policy_path is not None:
         if keys or identity is not None:
@@ -100,18 +99,14 @@ def check_command(
         policy = load_policy(policy_path, settings.limits)
     else:
         policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
-    keyless = [a.identity for a in policy.authorities() if isinstance(a, KeylessAuthority)]
-    root = _default_trusted_root(keyless[0], trusted_root) if keyless else trusted_root
-    legacy_roots, legacy_rekor = _load_roots(fulcio_roots), tuple(load_public_key(p) for p in rekor_keys)
-    if keyless and root is not None:
-        legacy_roots, legacy_rekor = _legacy_material(root, legacy_roots, legacy_rekor)
+    keyless = any(isinstance(a, KeylessAuthority) for a in policy.authorities())
     report = check_image(
         image,
         settings,
         policy,
         now=datetime.now(UTC),
         scanner_options=ScannerOptions(db_path=db_path, malware_rules=malware_rules),
-        keyless=KeylessMaterial(root, legacy_roots, legacy_rekor),
+        keyless=keyless_material(keyless, trusted_root, fulcio_roots, rekor_keys),
         base=base,
     )
     write_document(render(trust_document(report), output_format), output)

@@ -6,26 +6,26 @@ import json
 from pathlib import Path
 
 import click
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
-from imagetrust.errors import CouldNotCheck, LocalInputError, UsageError, VerificationFailed
+from imagetrust.cli.trust_options import (
+    identity_options,
+    identity_policy,
+    keyless_material,
+    keyless_material_options,
+)
+from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
 from imagetrust.trust.config import load_trust_config
-from imagetrust.trust.keys import PublicKey, load_public_key
+from imagetrust.trust.keys import load_public_key
 from imagetrust.trust.notation_store import load_notation_trust_store
-from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
-from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.layout import load_layout_key
 from imagetrust.verify.slsa import ProvenanceExpectation
 from imagetrust.verify.statement import resolve_predicate_type
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
-_MAX_PEM_BYTES = 1024 * 1024
 _WORKFLOW_CLAIMS = (
     ("workflow_repository", "github_workflow_repository"),
     ("workflow_ref", "github_workflow_ref"),
@@ -33,45 +33,6 @@ _WORKFLOW_CLAIMS = (
     ("workflow_sha", "github_workflow_sha"),
     ("workflow_name", "github_workflow_name"),
 )
-
-
-def _load_roots(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
-    roots: list[x509.Certificate] = []
-    for path in paths:
-        try:
-            data = path.read_bytes()[: _MAX_PEM_BYTES + 1]
-            if len(data) > _MAX_PEM_BYTES:
-                raise LocalInputError(f"{path}: too large to be a certificate file")
-            roots.extend(x509.load_pem_x509_certificates(data))
-        except OSError as e:
-            raise LocalInputError(f"{path}: cannot read certificates ({e.strerror or e})") from e
-        except ValueError as e:
-            raise LocalInputError(f"{path}: not a PEM certificate file") from e
-    return tuple(roots)
-
-
-def _identity(
-    identity: str | None,
-    identity_regexp: str | None,
-    issuer: str | None,
-    issuer_regexp: str | None,
-    claims: tuple[tuple[str, str], ...],
-) -> IdentityPolicy | None:
-    if identity is None and identity_regexp is None and issuer is None and issuer_regexp is None:
-        if claims:
-            raise UsageError("--certificate-github-workflow-* flags need --certificate-identity and issuer")
-        return None
-    if identity is not None and identity_regexp is not None:
-        raise UsageError("give --certificate-identity or --certificate-identity-regexp, not both")
-    if issuer is not None and issuer_regexp is not None:
-        raise UsageError("give --certificate-oidc-issuer or --certificate-oidc-issuer-regexp, not both")
-    if identity is None and identity_regexp is None:
-        raise UsageError("keyless verification needs --certificate-identity or --certificate-identity-regexp")
-    if issuer is None and issuer_regexp is None:
-        raise UsageError(
-            "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
-        )
-    return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, claims)
 
 
 def _provenance(
@@ -88,38 +49,6 @@ def _provenance(
     return ProvenanceExpectation(builder_id, source_uri, source_tag, source_branch, build_type)
 
 
-def _default_trusted_root(identity: IdentityPolicy | None, given: Path | None) -> Path | None:
-    """Keyless checks default to the pinned public-good root; keyed-only runs need none."""
-    if given is not None or identity is None:
-        return given
-    try:
-        return public_good_trusted_root()
-    except LocalInputError:
-        return None
-
-
-def _legacy_material(
-    root_path: Path | None, roots: tuple[x509.Certificate, ...], rekor: tuple[PublicKey, ...]
-) -> tuple[tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
-    """Fulcio CAs and Rekor keys for legacy keyless signatures, from the trusted root unless given."""
-    if root_path is None or (roots and rekor):
-        return roots, rekor
-    root = load_trusted_root(root_path)
-    if not roots:
-        roots = tuple(cert for ca in root.certificate_authorities for cert in ca.chain)
-    if not rekor:
-        keys = []
-        for log in root.tlogs:
-            try:
-                keys.append(
-                    PublicKey.from_crypto(serialization.load_der_public_key(log.key_der), log.base_url)
-                )
-            except (LocalInputError, ValueError, UnsupportedAlgorithm):
-                continue  # a log key type we cannot use for SETs (e.g. a Rekor v2 checkpoint-only key)
-        rekor = tuple(keys)
-    return roots, rekor
-
-
 def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) -> LayoutCheck | None:
     if path is None:
         if keys or link_dir is not None:
@@ -131,10 +60,7 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
 @click.command("verify")
 @click.argument("image")
 @click.option("--key", "keys", multiple=True, type=_FILE, help="PEM public key to trust (repeatable).")
-@click.option("--certificate-identity", help="Expected keyless signer identity (exact).")
-@click.option("--certificate-identity-regexp", help="Expected signer identity, as a fully matched regexp.")
-@click.option("--certificate-oidc-issuer", help="Expected OIDC issuer of the signing certificate (exact).")
-@click.option("--certificate-oidc-issuer-regexp", help="Expected OIDC issuer, as a fully matched regexp.")
+@identity_options
 @click.option(
     "--certificate-github-workflow-repository", "workflow_repository", help="Expected workflow repo."
 )
@@ -142,13 +68,7 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
 @click.option("--certificate-github-workflow-trigger", "workflow_trigger", help="Expected workflow trigger.")
 @click.option("--certificate-github-workflow-sha", "workflow_sha", help="Expected workflow commit SHA.")
 @click.option("--certificate-github-workflow-name", "workflow_name", help="Expected workflow name.")
-@click.option(
-    "--fulcio-root", "fulcio_roots", multiple=True, type=_FILE, help="PEM Fulcio root(s) (legacy keyless)."
-)
-@click.option(
-    "--rekor-key", "rekor_keys", multiple=True, type=_FILE, help="PEM Rekor public key (repeatable)."
-)
-@click.option("--trusted-root", type=_FILE, help="sigstore trusted_root.json for keyless bundles.")
+@keyless_material_options
 @click.option("--threshold", type=int, default=1, show_default=True, help="Distinct signers required.")
 @click.option(
     "--type", "types", multiple=True, help="Require a verified attestation of this type (URI or name)."
@@ -230,24 +150,21 @@ def verify_command(
     for name, _ in _WORKFLOW_CLAIMS:
         rest.pop(name, None)
     settings = build_settings(**rest)  # type: ignore[arg-type]
-    identity = _identity(
+    identity = identity_policy(
         certificate_identity,
         certificate_identity_regexp,
         certificate_oidc_issuer,
         certificate_oidc_issuer_regexp,
         claims,
     )
-    trusted_root = _default_trusted_root(identity, trusted_root)
-    legacy_roots, legacy_rekor = _load_roots(fulcio_roots), tuple(load_public_key(p) for p in rekor_keys)
-    if identity is not None:
-        legacy_roots, legacy_rekor = _legacy_material(trusted_root, legacy_roots, legacy_rekor)
+    material = keyless_material(identity is not None, trusted_root, fulcio_roots, rekor_keys)
     options = VerifyOptions(
         keys=tuple(load_public_key(p) for p in keys),
         identity=identity,
-        fulcio_roots=legacy_roots,
-        rekor_keys=legacy_rekor,
+        fulcio_roots=material.fulcio_roots,
+        rekor_keys=material.rekor_keys,
         keyed_tlog=bool(rekor_keys),
-        trusted_root=trusted_root,
+        trusted_root=material.trusted_root,
         threshold=threshold,
         predicate_types=tuple(resolve_predicate_type(t) for t in types),
         provenance=_provenance(
