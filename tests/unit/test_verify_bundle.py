@@ -17,7 +17,6 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from tests.support.sigstore_instance import TestLog as RekorLog
 
 from imagetrust.errors import LimitExceeded, VerificationFailed
 from imagetrust.limits import Limits
@@ -25,6 +24,7 @@ from imagetrust.oci.digest import Digest
 from imagetrust.trust.keys import PublicKey
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import pae
+from tests.support.sigstore_instance import TestLog as RekorLog
 
 V03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 V02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"

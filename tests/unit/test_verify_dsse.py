@@ -7,13 +7,13 @@ import json
 
 import pytest
 from cryptography import x509
-from tests.conftest import shared_data
-from verify_helpers import b64, p256, public_of, sign
 
 from imagetrust.errors import LimitExceeded, UsageError, VerificationFailed
 from imagetrust.limits import Limits
 from imagetrust.trust.keys import PublicKey
 from imagetrust.verify.dsse import envelope_from_json, pae, parse_envelope, verify_envelope
+from tests.conftest import shared_data
+from tests.unit.verify_helpers import b64, p256, public_of, sign
 
 SLSA_BLOBS = "sigstore/slsa-verifier/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/"
 SLSA_ATT_MANIFEST = SLSA_BLOBS + "21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe"

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.support.images import LayerSpec, blob, build_image, json_bytes, write_layout
 
 from imagetrust.errors import IntegrityError, LimitExceeded
 from imagetrust.limits import Limits
@@ -20,6 +19,7 @@ from imagetrust.oci.reference import OciLayoutRef
 from imagetrust.registry.archive import open_offline_store
 from imagetrust.registry.store import ImageStore
 from imagetrust.verify.evidence import attestation_items, bundle_items, signature_items
+from tests.support.images import LayerSpec, blob, build_image, json_bytes, write_layout
 
 SIMPLE = "application/vnd.dev.cosign.simplesigning.v1+json"
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"

@@ -11,11 +11,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID, ObjectIdentifier
-from tests.conftest import shared_data
-from verify_helpers import containers_image, p256, read_stored_signature
 
 from imagetrust.errors import ConfigError, VerificationFailed
 from imagetrust.verify.identity import IdentityPolicy, der_utf8_string, identity_from_certificate
+from tests.conftest import shared_data
+from tests.unit.verify_helpers import containers_image, p256, read_stored_signature
 
 GITHUB = "https://token.actions.githubusercontent.com"
 WORKFLOW = "https://github.com/org/repo/.github/workflows/x.yml@refs/heads/main"

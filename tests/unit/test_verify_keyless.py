@@ -8,8 +8,6 @@ import json
 
 import pytest
 from cryptography import x509
-from tests.conftest import shared_data
-from verify_helpers import containers_image, p256, public_of, read_stored_signature
 
 from imagetrust.errors import VerificationFailed
 from imagetrust.oci.digest import Digest
@@ -25,6 +23,8 @@ from imagetrust.verify.keyless import (
 from imagetrust.verify.rekor import require_hashedrekord, verify_rekor_bundle
 from imagetrust.verify.slsa import ProvenanceExpectation, verify_provenance
 from imagetrust.verify.statement import require_predicate_type, require_subject
+from tests.conftest import shared_data
+from tests.unit.verify_helpers import containers_image, p256, public_of, read_stored_signature
 
 BLOBS = "sigstore/slsa-verifier/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/"
 GITHUB = "https://token.actions.githubusercontent.com"

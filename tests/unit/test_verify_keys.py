@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from tests.conftest import shared_data
-from verify_helpers import containers_image, p256, public_of, sign
 
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.trust.keys import PublicKey, load_public_key
+from tests.conftest import shared_data
+from tests.unit.verify_helpers import containers_image, p256, public_of, sign
 
 DATA = b"exact bytes that were signed"
 

@@ -20,11 +20,11 @@ from in_toto.models.layout import Layout
 from in_toto.models.link import Link
 from in_toto.models.metadata import Envelope, Metablock
 from securesystemslib.signer import CryptoSigner, SSlibKey
-from tests.conftest import shared_data
 
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.limits import Limits
 from imagetrust.verify.layout import load_layout_key, verify_layout
+from tests.conftest import shared_data
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BOB = "776a00e29f3559e0141b3b096f696abc6cfb0c657ab40f441132b345b08453f5"  # write-code

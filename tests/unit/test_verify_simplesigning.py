@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from verify_helpers import (
+
+from imagetrust.errors import LimitExceeded, VerificationFailed
+from imagetrust.limits import Limits
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.reference import parse_registry_ref
+from imagetrust.trust.keys import load_public_key
+from imagetrust.verify.simplesigning import parse_simple_signing, verify_simple_signing
+from tests.unit.verify_helpers import (
     b64,
     containers_image,
     p256,
@@ -14,13 +21,6 @@ from verify_helpers import (
     sign,
     simple_signing_payload,
 )
-
-from imagetrust.errors import LimitExceeded, VerificationFailed
-from imagetrust.limits import Limits
-from imagetrust.oci.digest import Digest
-from imagetrust.oci.reference import parse_registry_ref
-from imagetrust.trust.keys import load_public_key
-from imagetrust.verify.simplesigning import parse_simple_signing, verify_simple_signing
 
 DIGEST = Digest.of(b"manifest")
 OTHER = Digest.of(b"another manifest")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from tests.conftest import shared_data
 
 from imagetrust.errors import ConfigError, VerificationFailed
 from imagetrust.oci.digest import Digest
@@ -18,6 +17,7 @@ from imagetrust.verify.identity import identity_from_certificate
 from imagetrust.verify.results import VerifiedEnvelope, VerifiedStatement
 from imagetrust.verify.slsa import ProvenanceExpectation, verify_provenance
 from imagetrust.verify.statement import require_subject, statement_from_envelope
+from tests.conftest import shared_data
 
 BLOBS = "sigstore/slsa-verifier/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/"
 GENERATOR = (

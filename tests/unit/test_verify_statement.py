@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from tests.conftest import shared_data
 
 from imagetrust.errors import LimitExceeded, UsageError, VerificationFailed
 from imagetrust.limits import Limits
@@ -22,6 +21,7 @@ from imagetrust.verify.statement import (
     resolve_predicate_type,
     statement_from_envelope,
 )
+from tests.conftest import shared_data
 
 SLSA_BLOBS = "sigstore/slsa-verifier/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/"
 INDEX = Digest.parse("sha256:234e2c830c2fb31ac5671789d22adfe44d30c3ee831d01beae5e237841a13122")
