@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -222,29 +221,3 @@ class HostileRegistry:
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
-
-
-# -- hook builders used by several tests ---------------------------------------------------------------
-
-
-def always(reply: Callable[[Request], Reply], kind: str | None = None) -> Hook:
-    """Answer every request (of ``kind``, when given) with ``reply``."""
-
-    def hook(request: Request) -> Reply | None:
-        if kind is not None and request.kind != kind:
-            return None
-        return reply(request)
-
-    return hook
-
-
-def elapsed(start: float) -> float:
-    return time.monotonic() - start
-
-
-def started(repository: str = "app") -> Iterator[HostileRegistry]:
-    server = HostileRegistry(repository)
-    try:
-        yield server
-    finally:
-        server.stop()

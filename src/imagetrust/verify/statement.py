@@ -73,7 +73,7 @@ def parse_statement(raw: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Statement
     doc = load_strict_object(raw, _WHAT, max_bytes=limits.small_blob_bytes, max_depth=limits.json_depth)
     _refuse_ambiguous_keys(doc)
     statement_type = doc.get("_type")
-    if statement_type not in STATEMENT_TYPES:
+    if not isinstance(statement_type, str) or statement_type not in STATEMENT_TYPES:  # a list is unhashable
         raise VerificationFailed(f"{_WHAT}: unsupported _type {statement_type!r}")
     subjects = doc.get("subject")
     if not isinstance(subjects, list) or not subjects:
