@@ -26,9 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
-from tests.accuracy.secrets_creddata import extract, score  # noqa: E402
-
 from imagetrust.audit.secrets import Matcher, scan_tree  # noqa: E402
+from tests.accuracy.secrets_creddata import extract, score  # noqa: E402
 
 SHARED = Path(os.environ.get("IMAGETRUST_SHARED", REPO.parent / "shared"))
 CREDDATA = SHARED / "data/secrets/creddata-dev.tar.gz"

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from imagetrust.registry.repository import close_clients
 from tests.conftest import tool_path
 from tests.support.registry import RegistryServer, TinyImage, build_tiny_image, start_registry
 from tests.support.tokenserver import User
-
-from imagetrust.registry.repository import close_clients
 
 # Users of the auth-mode registries.  alice may pull and push everywhere; bob may only pull;
 # carol may pull only from private/*.

@@ -14,13 +14,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tests.conftest import tool_path
-from tests.integration.test_inspect_cli import run_cli
-from tests.support.registry import RegistryServer, build_tiny_image, options_for, skopeo_push
 
 from imagetrust.oci.manifest import Index, Manifest
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.repository import open_repository
+from tests.conftest import tool_path
+from tests.integration.test_inspect_cli import run_cli
+from tests.support.registry import RegistryServer, build_tiny_image, options_for, skopeo_push
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.integration.test_inspect_cli import run_cli, skopeo
 from tests.support.debs import build_deb_rootfs, deb, install_npm, install_wheel, npm_tarball, wheel
 from tests.support.images import ConfigSpec, LayerSpec, build_image, write_layout
@@ -279,3 +280,33 @@ def audit_json_with(*args: str, env: dict[str, str] | None = None) -> dict[str, 
     assert done.returncode == 0, done.stderr
     document: dict[str, Any] = json.loads(done.stdout)
     return document
+
+
+def test_secret_planted_then_deleted_is_reported_with_both_layers_and_never_printed(tmp_path: Path) -> None:
+    from tests.support.images import Whiteout
+
+    token = "ghp_" + "Zq8vR2mK5tY7wX1cB4nL9pD3sF6gH0jA2eUo"  # a made-up token in GitHub's format
+    image = build_image(
+        [
+            LayerSpec.from_files(
+                {"etc/os-release": "ID=test\n", "root/.git-credentials": f"token={token}\n"}
+            ),
+            LayerSpec((Whiteout("root/.git-credentials"),), created_by="RUN rm /root/.git-credentials"),
+        ],
+        ConfigSpec(env=("PATH=/bin", f"GITHUB_TOKEN={token}")),
+    )
+    layout = write_layout(tmp_path / "layout", {"v": image})
+    outputs = {}
+    for fmt in ("json", "text", "cyclonedx", "spdx"):
+        done = run_cli("audit", f"oci:{layout}:v", "--no-cache", "--scanners", "secret", "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        outputs[fmt] = done.stdout + done.stderr
+        assert token not in outputs[fmt] and token[4:20] not in outputs[fmt]
+    secrets = [f for f in json.loads(outputs["json"])["findings"] if f["kind"] == "secret"]
+    in_file = [f for f in secrets if f.get("path") == "root/.git-credentials"]
+    assert len(in_file) == 1
+    first, second = (str(layer.descriptor.digest) for layer in image.layers)
+    assert in_file[0]["layer"] == first
+    assert in_file[0]["present"] is False and in_file[0]["deleted_by"] == second
+    assert in_file[0]["line"] == 1
+    assert any(f.get("location", "").startswith("config.Env") for f in secrets)

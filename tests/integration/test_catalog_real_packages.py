@@ -15,10 +15,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.support.debs import build_deb_rootfs, deb, install_npm, install_wheel, npm_tarball, wheel
-from tests.support.images import LayerSpec, build_image
-
 from imagetrust.audit.catalog import (
     catalog_image,
     content_policy,
@@ -26,6 +22,9 @@ from imagetrust.audit.catalog import (
     default_catalogers,
 )
 from imagetrust.audit.unpack import LayerInput, unpack_layers
+from tests.conftest import REPO
+from tests.support.debs import build_deb_rootfs, deb, install_npm, install_wheel, npm_tarball, wheel
+from tests.support.images import LayerSpec, build_image
 
 CRANE = REPO / "tools" / "roots" / "crane" / "usr" / "bin" / "crane"
 

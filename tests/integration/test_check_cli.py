@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import push, run_cli
 from tests.support.images import LayerSpec, build_image, write_layout

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import shared_data
 
 from imagetrust.audit.vulns.db import AdvisoryDB
 from imagetrust.cli.main import main
 from imagetrust.errors import ExitCode
 from imagetrust.pipeline.db import AdvisoryDownloadError, update
+from tests.conftest import shared_data
 
 FEEDS = {
     "PyPI": "vulndb/pypa-advisory-database-vulns.tar.gz",

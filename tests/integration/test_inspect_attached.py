@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import inspect_json, push
 from tests.support.images import LayerSpec, build_image, write_layout

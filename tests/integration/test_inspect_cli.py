@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import tool_path
 from tests.support.images import (
     ConfigSpec,

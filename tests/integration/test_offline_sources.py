@@ -15,6 +15,15 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+from imagetrust.errors import LocalInputError, NotFound
+from imagetrust.limits import Limits
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.manifest import Index, Manifest
+from imagetrust.oci.reference import DockerArchiveRef, OciArchiveRef, OciLayoutRef, parse_source
+from imagetrust.registry.archive import DockerArchiveStore, OciArchiveStore, open_offline_store
+from imagetrust.registry.layout import OciLayoutStore
+from imagetrust.registry.store import ImageStore
 from tests.conftest import tool_path
 from tests.support.images import (
     BuiltImage,
@@ -30,15 +39,6 @@ from tests.support.images import (
     write_docker_archive,
     write_layout,
 )
-
-from imagetrust.errors import LocalInputError, NotFound
-from imagetrust.limits import Limits
-from imagetrust.oci.digest import Digest
-from imagetrust.oci.manifest import Index, Manifest
-from imagetrust.oci.reference import DockerArchiveRef, OciArchiveRef, OciLayoutRef, parse_source
-from imagetrust.registry.archive import DockerArchiveStore, OciArchiveStore, open_offline_store
-from imagetrust.registry.layout import OciLayoutStore
-from imagetrust.registry.store import ImageStore
 
 pytestmark = pytest.mark.interop
 LIMITS = Limits()

@@ -15,10 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import tool_path
-from tests.integration.test_inspect_cli import run_cli
-from tests.support.images import LayerSpec, build_image, write_layout
-from tests.support.registry import RegistryServer, options_for, start_registry
 
 from imagetrust.errors import CouldNotCheck
 from imagetrust.oci.reference import parse_registry_ref
@@ -27,6 +23,10 @@ from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.pipeline.verify import VerifyOptions
 from imagetrust.registry.repository import open_repository
 from imagetrust.trust.keys import load_public_key
+from tests.conftest import tool_path
+from tests.integration.test_inspect_cli import run_cli
+from tests.support.images import LayerSpec, build_image, write_layout
+from tests.support.registry import RegistryServer, options_for, start_registry
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 PASSWORD = {"COSIGN_PASSWORD": "promote-test"}

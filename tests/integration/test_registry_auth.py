@@ -9,13 +9,13 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.support.registry import RegistryServer, TinyImage, options_for, push_image
 
 from imagetrust.errors import AuthenticationError, ConfigError, ExitCode, RegistryUnreachable
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.client import RegistryClient
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.repository import RegistryRepository, open_repository
+from tests.support.registry import RegistryServer, TinyImage, options_for, push_image
 
 pytestmark = pytest.mark.registry
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from imagetrust.errors import IntegrityError
+from imagetrust.oci.reference import parse_registry_ref
+from imagetrust.registry.cache import BlobCache
+from imagetrust.registry.client import RegistryClient
+from imagetrust.registry.repository import RegistryRepository, open_repository
 from tests.support.registry import (
     RegistryServer,
     TinyImage,
@@ -13,12 +19,6 @@ from tests.support.registry import (
     push_image,
     tamper,
 )
-
-from imagetrust.errors import IntegrityError
-from imagetrust.oci.reference import parse_registry_ref
-from imagetrust.registry.cache import BlobCache
-from imagetrust.registry.client import RegistryClient
-from imagetrust.registry.repository import RegistryRepository, open_repository
 
 pytestmark = pytest.mark.registry
 

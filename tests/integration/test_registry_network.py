@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tests.support.registry import TinyImage, free_port
 
 from imagetrust.errors import (
     AuthenticationError,
@@ -33,6 +32,7 @@ from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.client import RegistryClient
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.repository import RegistryRepository, open_repository
+from tests.support.registry import TinyImage, free_port
 
 FAST = Limits(retries=3, backoff_seconds=0.01, connect_timeout_seconds=2, read_timeout_seconds=2)
 

@@ -7,6 +7,13 @@ import io
 from pathlib import Path
 
 import pytest
+
+from imagetrust.errors import IntegrityError, NotFound
+from imagetrust.oci.digest import Digest
+from imagetrust.oci.manifest import Manifest
+from imagetrust.oci.reference import parse_registry_ref
+from imagetrust.registry.client import RegistryClient
+from imagetrust.registry.repository import RegistryRepository, open_repository
 from tests.support.registry import (
     RegistryServer,
     TinyImage,
@@ -15,13 +22,6 @@ from tests.support.registry import (
     push_image,
     skopeo_push,
 )
-
-from imagetrust.errors import IntegrityError, NotFound
-from imagetrust.oci.digest import Digest
-from imagetrust.oci.manifest import Manifest
-from imagetrust.oci.reference import parse_registry_ref
-from imagetrust.registry.client import RegistryClient
-from imagetrust.registry.repository import RegistryRepository, open_repository
 
 pytestmark = pytest.mark.registry
 

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import shared_data, tool_path
-from tests.support.sigstore_instance import GITHUB_ISSUER, SigstoreInstance, statement_for
 
 from imagetrust.cli.main import main
 from imagetrust.oci.digest import Digest
+from tests.conftest import shared_data, tool_path
+from tests.support.sigstore_instance import GITHUB_ISSUER, SigstoreInstance, statement_for
 
 BLOB = b"a release tarball, more or less\n"
 SIGNER = "signer@example.test"

@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import tool_path
-from tests.integration.test_inspect_cli import push, run_cli
-from tests.integration.test_registry_network import FaultInjector, Reply, Seen
-from tests.support.images import LayerSpec, build_image, build_index, json_bytes, write_layout
-from tests.support.registry import RegistryServer, options_for
 
 from imagetrust.oci import media
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.repository import RegistryRepository, open_repository
+from tests.conftest import tool_path
+from tests.integration.test_inspect_cli import push, run_cli
+from tests.integration.test_registry_network import FaultInjector, Reply, Seen
+from tests.support.images import LayerSpec, build_image, build_index, json_bytes, write_layout
+from tests.support.registry import RegistryServer, options_for
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import shared_data
-from tests.integration.test_inspect_cli import push, run_cli
-from tests.support.images import LayerSpec, blob, build_image, json_bytes, write_layout
-from tests.support.registry import RegistryServer, options_for
-from tests.support.sigstore_instance import BUNDLE_V03, SigstoreInstance
 
 from imagetrust.oci import media
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.repository import open_repository
+from tests.conftest import shared_data
+from tests.integration.test_inspect_cli import push, run_cli
+from tests.support.images import LayerSpec, blob, build_image, json_bytes, write_layout
+from tests.support.registry import RegistryServer, options_for
+from tests.support.sigstore_instance import BUNDLE_V03, SigstoreInstance
 
 SIGN = "https://sigstore.dev/cosign/sign/v1"
 CUSTOM = "https://example.test/attestation/custom/v1"

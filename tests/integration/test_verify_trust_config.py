@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.integration.test_verify_cosign import Keys, cosign_ok, push_image, sign2, verify
 from tests.support.registry import RegistryServer
 

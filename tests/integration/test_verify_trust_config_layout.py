@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.integration.test_verify_cosign import cosign_ok, push_image, sign2, verify
 from tests.support.registry import RegistryServer
 from tests.unit.test_verify_layout import (

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from tests.conftest import tool_path
 
 from imagetrust.attest.sign import SigningKey, load_signing_key, parse_signing_key, sign_envelope
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.trust.keys import load_public_key
 from imagetrust.verify.dsse import parse_envelope, verify_envelope
+from tests.conftest import tool_path
 
 
 def test_real_cosign_key_decrypts_and_matches_its_public_key(tmp_path: Path) -> None:

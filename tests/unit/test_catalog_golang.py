@@ -13,8 +13,6 @@ import re
 import subprocess
 
 import pytest
-from tests.conftest import REPO, tool_path
-from tests.support.images import LayerSpec, layer_tar
 
 from imagetrust.audit.catalog import BinaryScan, GoCataloger
 from imagetrust.audit.catalog.elf import parse_elf
@@ -22,6 +20,8 @@ from imagetrust.audit.catalog.gobuildinfo import MAGIC, find_in_elf, parse_blob,
 from imagetrust.audit.catalog.golang import binary_packages
 from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
 from imagetrust.limits import Limits
+from tests.conftest import REPO, tool_path
+from tests.support.images import LayerSpec, layer_tar
 
 ROOTS = REPO / "tools" / "roots"
 BINARIES = sorted(ROOTS.glob("*/usr/bin/*"))

@@ -7,11 +7,10 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from tests.support.debs import deb
-
 from imagetrust.audit.catalog.java import JavaCataloger, read_archive
 from imagetrust.audit.unpack import FileIndex
 from imagetrust.limits import Limits
+from tests.support.debs import deb
 
 
 def _real_jar(tmp_path: Path) -> bytes:

@@ -9,13 +9,13 @@ import json
 from collections.abc import Sequence
 
 import pytest
-from tests.support.images import BuiltImage, ConfigSpec, Dir, File, LayerSpec, Symlink, build_image
 
 from imagetrust.audit.config import RULES, WANTED_PATHS, check_dockerfile, check_image
 from imagetrust.audit.findings import FindingKind
 from imagetrust.audit.unpack import ContentPolicy, FileIndex, LayerInput, unpack_layers
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import ImageConfig, parse_config
+from tests.support.images import BuiltImage, ConfigSpec, Dir, File, LayerSpec, Symlink, build_image
 
 HEAD = "FROM alpine:3.19\n"
 TAIL = "USER 1000\nHEALTHCHECK CMD wget -q -O /dev/null http://localhost/ || exit 1\n"

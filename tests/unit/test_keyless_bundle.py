@@ -12,6 +12,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from imagetrust.errors import LimitExceeded, LocalInputError, VerificationFailed
+from imagetrust.limits import DEFAULT_LIMITS, Limits
+from imagetrust.oci.digest import Digest
+from imagetrust.verify.identity import IdentityPolicy
+from imagetrust.verify.keyless_bundle import KeylessTrust, VerifiedBundle, verify_keyless_bundle
 from tests.support.sigstore_instance import (
     BUNDLE_V01,
     BUNDLE_V02,
@@ -21,12 +27,6 @@ from tests.support.sigstore_instance import (
     SigstoreInstance,
     statement_for,
 )
-
-from imagetrust.errors import LimitExceeded, LocalInputError, VerificationFailed
-from imagetrust.limits import DEFAULT_LIMITS, Limits
-from imagetrust.oci.digest import Digest
-from imagetrust.verify.identity import IdentityPolicy
-from imagetrust.verify.keyless_bundle import KeylessTrust, VerifiedBundle, verify_keyless_bundle
 
 ISSUER = "https://issuer.example.test"
 SIGNER = "signer@example.test"

@@ -6,7 +6,6 @@ import datetime
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared_data
 
 from imagetrust.errors import VerificationFailed
 from imagetrust.limits import DEFAULT_LIMITS
@@ -14,6 +13,7 @@ from imagetrust.oci.digest import Digest
 from imagetrust.trust.sigstore_root import public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.keyless_bundle import KeylessTrust, VerifiedBundle, verify_keyless_bundle
+from tests.conftest import shared_data
 
 SP = "sigstore/sigstore-python"
 GITHUB = "https://token.actions.githubusercontent.com"

@@ -8,6 +8,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
+
+from imagetrust.errors import IntegrityError, LimitExceeded, LocalInputError, NotFound
+from imagetrust.limits import Limits
+from imagetrust.oci import media
+from imagetrust.oci.digest import Digest
+from imagetrust.registry.archive import DockerArchiveStore, OciArchiveStore
+from imagetrust.registry.layout import OciLayoutStore
 from tests.support.images import (
     BuiltImage,
     LayerSpec,
@@ -20,13 +27,6 @@ from tests.support.images import (
     write_oci_archive,
     write_tar,
 )
-
-from imagetrust.errors import IntegrityError, LimitExceeded, LocalInputError, NotFound
-from imagetrust.limits import Limits
-from imagetrust.oci import media
-from imagetrust.oci.digest import Digest
-from imagetrust.registry.archive import DockerArchiveStore, OciArchiveStore
-from imagetrust.registry.layout import OciLayoutStore
 
 LIMITS = Limits()
 

@@ -8,13 +8,12 @@ import io
 import tarfile
 from pathlib import Path
 
-from tests.conftest import REPO
-
 from imagetrust.limits import Limits
 from imagetrust.oci.manifest import Manifest, parse_config
 from imagetrust.oci.reference import parse_source
 from imagetrust.registry.archive import open_offline_store
 from imagetrust.registry.layout import OciLayoutStore
+from tests.conftest import REPO
 
 DEMO = REPO / "fixtures" / "demo" / "layout"
 LIMITS = Limits()

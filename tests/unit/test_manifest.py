@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import shared_data
 
 from imagetrust.errors import ImageTrustError, LimitExceeded, MalformedContent
 from imagetrust.limits import Limits
@@ -26,6 +25,7 @@ from imagetrust.oci.manifest import (
     parse_manifest_or_index,
 )
 from imagetrust.oci.platform import Platform
+from tests.conftest import shared_data
 
 D1 = Digest.of(b"one")
 D2 = Digest.of(b"two")

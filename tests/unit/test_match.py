@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import shared_data
-from tests.support.debs import install_npm, install_wheel, npm_tarball, wheel
 
 from imagetrust.audit.catalog.model import OSRelease, Package
 from imagetrust.audit.catalog.npm import NpmCataloger
@@ -22,6 +20,8 @@ from imagetrust.audit.vulns.match import RangeError, affects, match_packages, ra
 from imagetrust.audit.vulns.model import Advisory, Affected, Event, Range
 from imagetrust.audit.vulns.sources import load_advisories
 from imagetrust.audit.vulns.versions import comparator_for
+from tests.conftest import shared_data
+from tests.support.debs import install_npm, install_wheel, npm_tarball, wheel
 
 PYPA = "vulndb/pypa-advisory-database-vulns.tar.gz"
 PEP440 = comparator_for("PyPI")

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from tests.unit.test_policy import _key
 
 from imagetrust.policy.load import PolicyError, load_policy
+from tests.unit.test_policy import _key
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

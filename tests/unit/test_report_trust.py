@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from tests.unit.test_policy import _key
 
 from imagetrust.audit.findings import Finding, FindingKind, Severity
 from imagetrust.audit.result import AuditResult, PlatformAudit
@@ -27,6 +26,7 @@ from imagetrust.report.markdown import trust_markdown
 from imagetrust.report.sarif import trust_sarif
 from imagetrust.report.trust import TrustReport, trust_document, trust_text
 from imagetrust.trust.keys import PublicKey
+from tests.unit.test_policy import _key
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST = Digest.parse("sha256:" + "cd" * 32)

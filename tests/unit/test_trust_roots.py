@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import REPO
-from tests.support.sigstore_instance import SigstoreInstance
 
 from imagetrust.errors import ConfigError, LocalInputError
 from imagetrust.trust.config import Authority, load_trust_config, parse_trust_config
@@ -20,6 +18,8 @@ from imagetrust.trust.sigstore_root import (
     public_good_trusted_root,
     trust_roots_dir,
 )
+from tests.conftest import REPO
+from tests.support.sigstore_instance import SigstoreInstance
 
 PINNED_SHA256 = "6494e21ea73fa7ee769f85f57d5a3e6a08725eae1e38c755fc3517c9e6bc0b66"
 GITHUB = "https://token.actions.githubusercontent.com"

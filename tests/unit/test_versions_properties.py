@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tests.conftest import tool_path
 
 from imagetrust.audit.vulns.versions import registry
 from imagetrust.errors import InvalidVersion
+from tests.conftest import tool_path
 
 # Alphabets biased towards each scheme's meaningful characters, so most draws parse.
 _ALPHABETS = {

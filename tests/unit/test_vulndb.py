@@ -8,7 +8,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared_data
 
 from imagetrust.audit.findings import Severity
 from imagetrust.audit.vulns.db import AdvisoryDB, AdvisoryDBError
@@ -17,6 +16,7 @@ from imagetrust.audit.vulns.osv import parse_osv
 from imagetrust.audit.vulns.severity import cvss3_base_score, severity_of
 from imagetrust.audit.vulns.sources import load_advisories
 from imagetrust.errors import LocalInputError, MalformedContent
+from tests.conftest import shared_data
 
 # Published vectors with the base scores NVD shows for them.
 NVD_SCORES = [

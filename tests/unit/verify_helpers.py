@@ -10,9 +10,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from tests.conftest import shared_data
 
 from imagetrust.trust.keys import PublicKey
+from tests.conftest import shared_data
 
 SIGSTORE_JSON_MAGIC = b"\x00sigstore-json\n"
 

@@ -55,6 +55,11 @@ def _scanner_names(text: str | None, options: ScannerOptions) -> tuple[str, ...]
     "--clamd", metavar="SOCKET", help="Also scan with a running clamd (unix:/path or tcp:host:port)."
 )
 @click.option(
+    "--secret-rules",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra secret rules and allowlists (TOML or JSON), added to the built-in ones.",
+)
+@click.option(
     "--software-policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Allow/deny rules for packages and licenses (TOML or JSON); enables the license scanner.",
@@ -82,6 +87,7 @@ def audit_command(
     malware_rules: tuple[Path, ...],
     clamd: str | None,
     software_policy: Path | None,
+    secret_rules: Path | None,
     fail_on: str | None,
     output_format: str,
     output: Path | None,
@@ -99,6 +105,7 @@ def audit_command(
         malware_rules=malware_rules,
         clamd=clamd,
         software_policy=software_policy,
+        secret_rules=secret_rules,
         cache_dir=settings.cache_dir_or_default(),
         limits=settings.limits,
     )

@@ -8,10 +8,10 @@ import sys
 import click
 
 from imagetrust import __version__
-from imagetrust.cli.console import Console
 from imagetrust.cli.attest_cmd import attest_command
 from imagetrust.cli.audit_cmd import audit_command
 from imagetrust.cli.check_cmd import check_command
+from imagetrust.cli.console import Console
 from imagetrust.cli.db_cmd import db_command
 from imagetrust.cli.inspect_cmd import inspect_command
 from imagetrust.cli.promote_cmd import promote_command

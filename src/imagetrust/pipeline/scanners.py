@@ -20,6 +20,7 @@ class ScannerOptions:
     malware_rules: tuple[Path, ...] = ()
     clamd: str | None = None
     software_policy: Path | None = None
+    secret_rules: Path | None = None
     cache_dir: Path | None = None
     limits: Limits = DEFAULT_LIMITS
 
@@ -31,6 +32,12 @@ def _vuln(options: ScannerOptions) -> Scanner:
     if options.db_path is not None and not options.db_path.is_file():
         raise UsageError(f"--db {options.db_path}: no such advisory database")
     return VulnScanner(options.db_path or default_db_path())
+
+
+def _secret(options: ScannerOptions) -> Scanner:
+    from imagetrust.audit.secrets.audit_scanner import SecretAuditScanner
+
+    return SecretAuditScanner(rules_file=options.secret_rules, limits=options.limits)
 
 
 def _config(options: ScannerOptions) -> Scanner:
@@ -59,6 +66,7 @@ def _license(options: ScannerOptions) -> Scanner:
 
 _BUILDERS: dict[str, Callable[[ScannerOptions], Scanner]] = {
     "vuln": _vuln,
+    "secret": _secret,
     "config": _config,
     "malware": _malware,
     "license": _license,
