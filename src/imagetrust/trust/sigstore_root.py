@@ -215,10 +215,17 @@ def load_trusted_root(path: Path) -> SigstoreTrustedRoot:
 
 
 def trust_roots_dir() -> Path:
-    """``$IMAGETRUST_TRUST_ROOTS``, else the ``trust-roots/`` directory of this source tree."""
+    """``$IMAGETRUST_TRUST_ROOTS``, else the copy shipped inside an installed wheel, else the source tree's.
+
+    The wheel carries ``trust-roots/`` as ``imagetrust/trust-roots`` (pyproject ``force-include``), so an
+    installed imagetrust finds the pinned root without a checkout.
+    """
     configured = os.environ.get(TRUST_ROOTS_ENV)
     if configured:
         return Path(configured)
+    packaged = Path(__file__).resolve().parents[1] / "trust-roots"
+    if packaged.is_dir():
+        return packaged
     return Path(__file__).resolve().parents[3] / "trust-roots"
 
 
