@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from imagetrust.attest.sign import load_signing_key
 from imagetrust.attest.statement import Result
 from imagetrust.audit.findings import Severity
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
+from imagetrust.cli.trust_options import keyless_material, keyless_material_options
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
-from imagetrust.pipeline.attest import TYPE_NAMES, AttestOptions, AttestResult, attest_image
+from imagetrust.limits import Limits
+from imagetrust.oci.digest import Digest
+from imagetrust.pipeline.attest import TYPE_NAMES, AttestOptions, AttestResult, PolicyFile, attest_image
 from imagetrust.pipeline.scanners import SCANNER_NAMES, ScannerOptions, build_scanners, default_scanners
 from imagetrust.pipeline.verify import VerifyOptions
+from imagetrust.policy.load import PolicyError, parse_policy
+from imagetrust.policy.model import KeylessAuthority
 from imagetrust.trust.keys import load_public_key
 from imagetrust.verify.statement import resolve_predicate_type
 
@@ -36,6 +42,23 @@ def key_password(from_stdin: bool) -> bytes | None:
         return line.rstrip("\r\n").encode("utf-8")
     value = os.environ.get("COSIGN_PASSWORD")
     return value.encode("utf-8") if value is not None else None
+
+
+def read_policy_file(path: Path, limits: Limits) -> PolicyFile:
+    """Load the policy from the very bytes whose digest the VSA records (one read, no second look)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limits.manifest_bytes + 1)
+    except OSError as e:
+        raise PolicyError(f"{path}: cannot read policy ({e.strerror or e})") from e
+    if len(data) > limits.manifest_bytes:
+        raise PolicyError(f"{path}: policy larger than {limits.manifest_bytes} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PolicyError(f"{path}: policy is not UTF-8") from e
+    policy = parse_policy(text, source=str(path), base=path.parent, limits=limits)
+    return PolicyFile(policy, path.as_posix(), Digest.of(data))
 
 
 def _scanners(text: str | None) -> tuple[str, ...]:
@@ -108,7 +131,13 @@ def attest_text(result: AttestResult) -> str:
     show_default=True,
     help="Statements to sign: imagetrust audit predicate, SLSA VSA, or both.",
 )
-@click.option("--policy", "policy_file", type=_FILE, help="Policy file (evaluated by the check pipeline).")
+@click.option(
+    "--policy", "policy_file", type=_FILE, help="Decide with this policy file (as `check`); the VSA names it."
+)
+@keyless_material_options
+@click.option(
+    "--malware-rules", multiple=True, type=click.Path(exists=True, path_type=Path), help="YARA/ClamAV rules."
+)
 @click.option("--verify-key", "verify_keys", multiple=True, type=_FILE, help="Verify signatures first.")
 @click.option(
     "--verify-type", "verify_types", multiple=True, help="Attestation type required (with --verify-key)."
@@ -125,6 +154,10 @@ def attest_command(
     key_password_stdin: bool,
     type_name: str,
     policy_file: Path | None,
+    trusted_root: Path | None,
+    fulcio_roots: tuple[Path, ...],
+    rekor_keys: tuple[Path, ...],
+    malware_rules: tuple[Path, ...],
     verify_keys: tuple[Path, ...],
     verify_types: tuple[str, ...],
     fail_on: str,
@@ -143,13 +176,17 @@ def attest_command(
     """
     if source.get("platform_text") or source.get("all_platforms"):
         raise UsageError("attest always assesses every platform of IMAGE; drop --platform/--all-platforms")
-    if policy_file is not None:
-        raise UsageError(
-            "--policy: policy evaluation is not wired into attest yet; use --verify-key/--fail-on"
-        )
     if verify_types and not verify_keys:
         raise UsageError("--verify-type needs --verify-key")
+    fail_on_given = click.get_current_context().get_parameter_source("fail_on") is ParameterSource.COMMANDLINE
+    if policy_file is not None and (verify_keys or scanners_text is not None or fail_on_given):
+        raise UsageError(
+            "with --policy the policy decides: drop --verify-key/--verify-type/--scanners/--fail-on"
+        )
+    if policy_file is None and (trusted_root or fulcio_roots or rekor_keys):
+        raise UsageError("--trusted-root/--fulcio-root/--rekor-key apply to a --policy's keyless signers")
     settings = build_settings(**source)  # type: ignore[arg-type]
+    policy = None if policy_file is None else read_policy_file(policy_file, settings.limits)
     key = load_signing_key(key_path, key_password(key_password_stdin))
     types = tuple(TYPE_NAMES.values()) if type_name == "both" else (TYPE_NAMES[type_name],)
     verify = None
@@ -164,8 +201,22 @@ def attest_command(
         fail_on=None if fail_on == "none" else Severity(fail_on),
         verify=verify,
         push=not no_push,
+        policy=policy,
+        scanner_options=ScannerOptions(db_path=db_path, malware_rules=malware_rules),
+        keyless=None
+        if policy is None
+        else keyless_material(
+            any(isinstance(a, KeylessAuthority) for a in policy.policy.authorities()),
+            trusted_root,
+            fulcio_roots,
+            rekor_keys,
+        ),
     )
-    scanners = build_scanners(_scanners(scanners_text), ScannerOptions(db_path=db_path))
+    scanners = None
+    if policy is None:
+        scanners = build_scanners(
+            _scanners(scanners_text), ScannerOptions(db_path=db_path, malware_rules=malware_rules)
+        )
     result = attest_image(image, settings, scanners, options)
     if output_format == "json":
         text = json.dumps(attest_document(result), indent=2) + "\n"

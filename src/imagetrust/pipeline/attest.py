@@ -3,8 +3,10 @@
 The reference is resolved to a digest once; verification (when keys are given) and the audit then run on
 that digest, and the statements name it.  An assessment that could not be completed because evidence could
 not be fetched (verification INDETERMINATE) is not signed: a signed statement must never turn "could not
-check" into "checked".  Policy files are evaluated by the ``check`` pipeline; until it is wired in, the
-decision is the built-in audit rule (no finding at or above ``fail_on``) plus the optional verification.
+check" into "checked".  With a policy file the ``check`` pipeline (verify + audit + policy) decides and the
+VSA names the file by the digest of its bytes; without one, the decision is the built-in audit rule (no
+finding at or above ``fail_on``) plus the optional verification.  An indeterminate policy decision is not
+signed either.
 """
 
 from __future__ import annotations
@@ -37,14 +39,27 @@ from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor
 from imagetrust.oci.reference import RegistryRef, parse_source
 from imagetrust.pipeline.audit import audit_image
+from imagetrust.pipeline.check import CheckResult, KeylessMaterial, check_image
+from imagetrust.pipeline.scanners import ScannerOptions
 from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.pipeline.verify import VerifyOptions, verify_image
+from imagetrust.policy.evaluate import Outcome as PolicyOutcome
+from imagetrust.policy.model import Policy
 from imagetrust.registry.repository import open_repository
 from imagetrust.registry.resolve import ImageNotFound, PlatformSelection
 from imagetrust.report.audit import summary, worst_severity
 from imagetrust.report.verify import Outcome, VerifyResult
 
 TYPE_NAMES = {"audit": AUDIT_PREDICATE_TYPE, "vsa": VSA_PREDICATE_TYPE}
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """A loaded policy and the file it came from: the VSA names it by ``uri`` and the sha256 of its bytes."""
+
+    policy: Policy
+    uri: str
+    digest: Digest
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,9 @@ class AttestOptions:
     verify: VerifyOptions | None = None  # verify signatures/attestations first and record the result
     push: bool = True
     now: datetime.datetime | None = None
+    policy: PolicyFile | None = None  # decide with this policy (check pipeline) instead of the built-in rule
+    scanner_options: ScannerOptions | None = None  # scanners the policy needs (--db, --malware-rules)
+    keyless: KeylessMaterial | None = None  # for the policy's keyless authorities
 
 
 @dataclass(frozen=True)
@@ -138,10 +156,93 @@ def _decide(
     return Result.PASSED, tuple(reasons) or ("every check passed",)
 
 
+def _policy_verification(report: CheckResult) -> tuple[dict[str, Any], tuple[InputAttestation, ...]]:
+    """The verification summary of every verify run the check made, merged (one per keyless identity)."""
+    docs, inputs = [], {}
+    for result in report.verify_results:
+        doc, found = _verification(result)
+        docs.append(doc)
+        inputs.update({(i.uri, i.digest): i for i in found})
+    verification = report.verification
+    summary_doc: dict[str, Any] = {
+        "outcome": report.decision.outcome.value,
+        "signers": sorted(s.distinct_id for s in verification.signers),
+        "attestationTypes": sorted({a.statement.predicate_type for a in verification.attestations}),
+        "runs": docs,
+    }
+    return summary_doc, tuple(inputs.values())
+
+
+def _assess_with_policy(
+    ref: RegistryRef, top: Descriptor, settings: SourceSettings, options: AttestOptions, policy: PolicyFile
+) -> Assessment:
+    """The check pipeline decides; PASSED or FAILED is signed, indeterminate is refused (never signed)."""
+    pinned = str(ref.with_digest(top.digest))
+    everything = replace(settings, selection=PlatformSelection(all_platforms=True))
+    now = options.now or datetime.datetime.now(datetime.UTC)
+    report = check_image(
+        pinned,
+        everything,
+        policy.policy,
+        now=now,
+        scanner_options=options.scanner_options,
+        keyless=options.keyless,
+    )
+    decision = report.decision
+    if report.digest != top.digest:
+        raise CouldNotCheck(f"{pinned}: the check saw {report.digest}, not {top.digest}")
+    if decision.outcome is PolicyOutcome.INDETERMINATE:
+        reasons = "; ".join(decision.reasons) or "nothing could be decided"
+        raise CouldNotCheck(f"{pinned}: the policy could not decide (nothing signed): {reasons}")
+    result = Result.PASSED if decision.outcome is PolicyOutcome.PASS else Result.FAILED
+    subjects = [SubjectDigest(top.digest, "index" if top.media_type.endswith("index.v1+json") else "image")]
+    audit_doc: dict[str, Any] | None = None
+    audited = report.audit
+    if audited is not None:
+        subjects[0] = SubjectDigest(top.digest, "index" if audited.resolved.is_index else "image")
+        for platform in audited.platforms:
+            if platform.image.digest != top.digest:
+                subjects.append(
+                    SubjectDigest(platform.image.digest, "platform", str(platform.image.platform))
+                )
+        worst = worst_severity(audited)
+        audit_doc = {
+            "scanners": list(audited.scanners),
+            "worstSeverity": worst.value if worst is not None else None,
+            "notChecked": [
+                f"{p.image.platform or 'image'}: {note}" for p in audited.platforms for note in p.not_checked
+            ],
+            **summary(audited),
+        }
+    verification, inputs = _policy_verification(report)
+    checks = {r.id: r.outcome.value for r in decision.results}
+    return Assessment(
+        name=ref.name,
+        media_type=top.media_type,
+        subjects=tuple(subjects),
+        result=result,
+        reasons=decision.reasons or ("every policy check passed",),
+        policy=PolicyRef(
+            policy.uri,
+            policy.digest,
+            "file",
+            {"name": policy.policy.name, "mode": policy.policy.mode.value, "checks": checks},
+        ),
+        time_verified=now,
+        tool_version=__version__,
+        verification=verification,
+        audit=audit_doc,
+        inputs=inputs,
+    )
+
+
 def assess_image(
-    reference: str, settings: SourceSettings, scanners: Sequence[Scanner], options: AttestOptions
+    reference: str, settings: SourceSettings, scanners: Sequence[Scanner] | None, options: AttestOptions
 ) -> tuple[RegistryRef, Descriptor, Assessment]:
-    """Resolve once, verify (if asked) and audit every platform of the digest, and decide."""
+    """Resolve once, verify (if asked) and audit every platform of the digest, and decide.
+
+    With ``options.policy`` the policy decides and builds its own scanners (``scanners`` must be None).
+    """
     ref = parse_source(reference)
     if not isinstance(ref, RegistryRef):
         raise UsageError(f"{reference}: attest needs a registry reference (statements are pushed there)")
@@ -150,6 +251,12 @@ def assess_image(
         top = repo.resolve()
     except NotFound as e:
         raise ImageNotFound(f"image not found: {e.diagnostics()}") from e
+    if options.policy is not None:
+        if scanners is not None or options.verify is not None:
+            raise UsageError("with a policy, the policy decides what is verified and scanned")
+        return ref, top, _assess_with_policy(ref, top, settings, options, options.policy)
+    if scanners is None:
+        raise UsageError("attest without a policy needs the scanners to run")
     pinned = str(ref.with_digest(top.digest))
     everything = replace(settings, selection=PlatformSelection(all_platforms=True))
     verified: VerifyResult | None = None
@@ -200,7 +307,7 @@ def sign_statements(assessment: Assessment, options: AttestOptions) -> tuple[Sig
 
 
 def attest_image(
-    reference: str, settings: SourceSettings, scanners: Sequence[Scanner], options: AttestOptions
+    reference: str, settings: SourceSettings, scanners: Sequence[Scanner] | None, options: AttestOptions
 ) -> AttestResult:
     """Assess, sign and (unless ``options.push`` is false) attach both ways to the image's digest."""
     if not options.predicate_types:
@@ -216,8 +323,10 @@ def attest_image(
                     repo, subject, signed.envelope, signed.predicate_type, assessment.time_verified
                 )
             )
-    notes = (
-        "policy files are not evaluated by attest yet: the decision is the built-in audit rule"
-        " plus signature verification when --verify-key is given",
-    )
+    notes: tuple[str, ...] = ()
+    if options.policy is None:
+        notes = (
+            "no policy file: the decision is the built-in audit rule"
+            " plus signature verification when --verify-key is given",
+        )
     return AttestResult(f"{ref.name}@{assessment.digest}", assessment, statements, tuple(attached), notes)
