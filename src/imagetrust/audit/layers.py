@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import BinaryIO
 
 from imagetrust.audit.unpack import LayerInput
 from imagetrust.audit.unpack.model import Compression
 from imagetrust.errors import MalformedContent
 from imagetrust.oci import media
+from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor, Manifest
 from imagetrust.registry.store import ImageStore
 
@@ -46,15 +49,29 @@ def _compression(head: bytes, descriptor: Descriptor) -> Compression:
     raise MalformedContent(f"layer {descriptor.digest.short}: unsupported compression {found}")
 
 
+@contextmanager
+def open_layer(store: ImageStore, descriptor: Descriptor) -> Iterator[LayerInput]:
+    """One layer, open while the caller reads it, then drained to EOF so its digest is verified."""
+    with store.open_blob(descriptor) as raw:
+        head = raw.read(_HEAD)
+        yield LayerInput(
+            io.BufferedReader(_Prefixed(head, raw), 1 << 20),
+            descriptor.digest,
+            _compression(head, descriptor),
+        )
+        while raw.read(1 << 20):
+            pass
+
+
+def layer_openers(
+    store: ImageStore, manifest: Manifest
+) -> list[tuple[Digest, Callable[[], AbstractContextManager[LayerInput]]]]:
+    """Each layer's digest with a way to open it, so a cached layer is never fetched."""
+    return [(d.digest, partial(open_layer, store, d)) for d in manifest.layers]
+
+
 def layer_inputs(store: ImageStore, manifest: Manifest) -> Iterator[LayerInput]:
     """Each layer opened only while the unpacker reads it, drained to EOF so its digest is verified."""
     for descriptor in manifest.layers:
-        with store.open_blob(descriptor) as raw:
-            head = raw.read(_HEAD)
-            yield LayerInput(
-                io.BufferedReader(_Prefixed(head, raw), 1 << 20),
-                descriptor.digest,
-                _compression(head, descriptor),
-            )
-            while raw.read(1 << 20):
-                pass
+        with open_layer(store, descriptor) as layer:
+            yield layer

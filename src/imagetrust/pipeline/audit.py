@@ -12,10 +12,11 @@ from dataclasses import replace
 from imagetrust.audit.attribution import base_layer_count, locate_packages
 from imagetrust.audit.catalog import catalog_image, content_policy, content_visitors, default_catalogers
 from imagetrust.audit.findings import Finding
-from imagetrust.audit.layers import layer_inputs
+from imagetrust.audit.layercache import LayerCache, unpack_cached
+from imagetrust.audit.layers import layer_openers
 from imagetrust.audit.result import AuditResult, PlatformAudit
 from imagetrust.audit.scanner import ScanContext, Scanner
-from imagetrust.audit.unpack import ContentVisitor, Unknown, unpack_layers
+from imagetrust.audit.unpack import ContentVisitor, Unknown
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import (
     DirRef,
@@ -56,6 +57,7 @@ def _audit_platform(
     scanners: Sequence[Scanner],
     base: str | None,
     settings: SourceSettings,
+    cache: LayerCache | None,
 ) -> PlatformAudit:
     catalogers = default_catalogers(settings.limits)
     policy = content_policy(catalogers)
@@ -63,7 +65,9 @@ def _audit_platform(
     for scanner in scanners:
         policy.want(scanner.wanted)
         visitors.extend(scanner.visitors())
-    files = unpack_layers(layer_inputs(store, image.manifest), policy, visitors, settings.limits)
+    layers = layer_openers(store, image.manifest)
+    names = ",".join(s.name for s in scanners)
+    files = unpack_cached(layers, policy, visitors, settings.limits, cache, names)
     distro, catalog = catalog_image(files, catalogers)
     packages = locate_packages(catalog.packages, files)
 
@@ -105,11 +109,20 @@ def audit_image(
     scanners: Sequence[Scanner],
     *,
     base: str | None = None,
+    layer_cache: bool = True,
 ) -> AuditResult:
-    """Resolve once, then audit every selected platform image with the given scanners."""
+    """Resolve once, then audit every selected platform image with the given scanners.
+
+    With ``layer_cache`` (and the cache not disabled in ``settings``) layers audited before, over the
+    same lower layers, are replayed from the per-layer cache instead of being fetched and read.
+    """
     ref = _parse(reference)
     store = open_store(ref, settings.registry, settings.limits, settings.cache())
     resolved = resolve_image(store, settings.selection, settings.limits)
-    platforms = tuple(_audit_platform(store, image, scanners, base, settings) for image in resolved.images)
+    cache_dir = settings.cache_dir_or_default() if layer_cache else None
+    cache = LayerCache(cache_dir / "layers") if cache_dir is not None else None
+    platforms = tuple(
+        _audit_platform(store, image, scanners, base, settings, cache) for image in resolved.images
+    )
     source = str(ref.with_digest(resolved.digest)) if isinstance(ref, RegistryRef) else str(ref)
     return AuditResult(source, resolved, platforms, tuple(s.name for s in scanners))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -105,6 +106,9 @@ class Authorizer:
 
     ``credentials`` belong to this host only; they are sent to it (Basic) or to the token realm it names
     (Bearer), never over plain HTTP to a non-loopback host, and never along redirects.
+
+    Shared by every thread talking to the host (one client per host pools connections), so the token list
+    is guarded by a lock; holding it across a token fetch also stops threads fetching the same token twice.
     """
 
     label: str
@@ -112,6 +116,7 @@ class Authorizer:
     credentials: Credentials | None
     challenge: Challenge | None = None
     _tokens: list[_Token] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def describe_user(self) -> str:
         if self.credentials is None:
@@ -121,7 +126,8 @@ class Authorizer:
         return f"the identity token from {self.credentials.source}"
 
     def forget_token(self, value: str) -> None:
-        self._tokens = [t for t in self._tokens if t.value != value]
+        with self._lock:
+            self._tokens = [t for t in self._tokens if t.value != value]
 
     def header(self, scopes: tuple[Scope, ...], scheme: str, host: str) -> tuple[dict[str, str], bool]:
         """Authorization header for a request needing ``scopes``; the flag says a new token was fetched."""
@@ -136,14 +142,15 @@ class Authorizer:
                 )
             pair = f"{self.credentials.username}:{self.credentials.password}".encode()
             return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}, False
-        now = time.monotonic()
-        self._tokens = [t for t in self._tokens if t.expires_at > now]
-        for token in self._tokens:
-            if token.covers(scopes):
-                return {"Authorization": f"Bearer {token.value}"}, False
-        token = self._fetch_token(scopes)
-        self._tokens.append(token)
-        return {"Authorization": f"Bearer {token.value}"}, True
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = [t for t in self._tokens if t.expires_at > now]
+            for token in self._tokens:
+                if token.covers(scopes):
+                    return {"Authorization": f"Bearer {token.value}"}, False
+            token = self._fetch_token(scopes)
+            self._tokens.append(token)
+            return {"Authorization": f"Bearer {token.value}"}, True
 
     def _fetch_token(self, scopes: tuple[Scope, ...]) -> _Token:
         assert self.challenge is not None

@@ -10,7 +10,16 @@ from dataclasses import replace
 from imagetrust.audit.unpack.content import ContentPolicy, ContentSink, ContentVisitor
 from imagetrust.audit.unpack.decompress import ByteBudget, DecompressingReader
 from imagetrust.audit.unpack.index import FileIndex, ResolveError
-from imagetrust.audit.unpack.model import Entry, EntryType, LayerInput, Unknown
+from imagetrust.audit.unpack.model import (
+    Entry,
+    EntryType,
+    Hide,
+    KeptContent,
+    LayerInput,
+    LayerOp,
+    LayerRecord,
+    Unknown,
+)
 from imagetrust.audit.unpack.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, UnsafePath, join, normalise
 from imagetrust.errors import LimitExceeded, MalformedContent
 from imagetrust.limits import DEFAULT_LIMITS, Limits
@@ -43,13 +52,20 @@ def unpack_layers(
     Keeps the bytes of files ``policy`` wants, streams every regular file to ``visitors``, and records what
     could not be read as ``Unknown``.  Raises ``LimitExceeded`` when the image is larger than ``limits``.
     """
-    unpacker = _Unpacker(policy or ContentPolicy(), visitors, limits)
+    unpacker = Unpacker(policy or ContentPolicy(), visitors, limits)
     for layer in layers:
         unpacker.apply(layer)
     return unpacker.index
 
 
-class _Unpacker:
+class Unpacker:
+    """Merges layers one at a time; a layer may be read from its tar stream or replayed from a record.
+
+    ``apply(layer, record=True)`` returns the ``LayerRecord`` of what the layer did to the index, in order.
+    Replaying it over the same lower layers (the per-layer cache keys on the whole chain below) rebuilds
+    the same index without reading the blob; whiteouts and replacements are re-applied by the replay.
+    """
+
     def __init__(self, policy: ContentPolicy, visitors: Sequence[ContentVisitor], limits: Limits) -> None:
         self.policy = policy
         self.visitors = visitors
@@ -59,13 +75,50 @@ class _Unpacker:
         self.members = 0
         self.kept_bytes = 0
         self.symlinks: set[str] = set()  # live symlink paths, for placing members under symlinked dirs
+        self._ops: list[LayerOp] | None = None  # the layer being recorded, if any
 
     # --- one layer -----------------------------------------------------------------------------------
-    def apply(self, layer: LayerInput) -> None:
+    def apply(self, layer: LayerInput, *, record: bool = False) -> LayerRecord | None:
         digest = layer.digest
+        self._start_layer(digest)
+        used, members = self.budget.used, self.members
+        self._ops = [] if record else None
+        try:
+            self._apply(layer, digest)
+            ops = self._ops
+        finally:
+            self._ops = None
+        if ops is None:
+            return None
+        return LayerRecord(digest, tuple(ops), self.budget.used - used, self.members - members)
+
+    def replay(self, record: LayerRecord) -> None:
+        """Apply a recorded layer: same entries, contents, whiteouts and unknowns, same limits charged."""
+        digest = record.digest
+        self._start_layer(digest)
+        self.budget.charge(record.decompressed_bytes, f"layer {digest.short}")
+        self.members += record.members
+        if self.members > self.limits.max_files:
+            raise LimitExceeded(f"layer {digest.short}: more than {self.limits.max_files} files (max_files)")
+        hides: list[tuple[str, bool]] = []
+        for op in record.ops:
+            if isinstance(op, Entry):
+                self._put(op, digest, hides)
+            elif isinstance(op, Unknown):
+                self.index.unknowns.append(op)
+            elif isinstance(op, KeptContent):
+                self.kept_bytes += len(op.data) if op.counted else 0
+                self.index.contents[op.path] = op.data
+            else:
+                hides.append((op.path, op.hide_self))
+        self._apply_hides(hides, digest)
+
+    def _start_layer(self, digest: Digest) -> None:
         if len(self.index.layers) >= self.limits.layers:
             raise LimitExceeded(f"image: more than {self.limits.layers} layers (layers)")
         self.index.layers.append(digest)
+
+    def _apply(self, layer: LayerInput, digest: Digest) -> None:
         reader = DecompressingReader(layer.stream, layer.compression, digest, self.budget)
         # (path, hide_self): whiteouts hide the path and its subtree, opaque markers only the subtree.
         hides: list[tuple[str, bool]] = []
@@ -109,7 +162,7 @@ class _Unpacker:
             return  # the root directory itself
         parent, _, name = path.rpartition("/")
         if name == OPAQUE_MARKER:
-            hides.append((parent, False))
+            self._hide(hides, parent, False)
             return
         if name.startswith(WHITEOUT_PREFIX):
             if name == WHITEOUT_PREFIX:
@@ -117,7 +170,7 @@ class _Unpacker:
                 # audit while a runtime may keep them.  Refused and listed (over-reporting is the safe side).
                 self._unknown(path, "whiteout with an empty name refused", digest)
                 return
-            hides.append((join(parent, name[len(WHITEOUT_PREFIX) :]), True))
+            self._hide(hides, join(parent, name[len(WHITEOUT_PREFIX) :]), True)
             return
 
         kind = _TYPES.get(member.type, EntryType.OTHER)
@@ -137,6 +190,8 @@ class _Unpacker:
                 return
             size = target.size
         entry = Entry(path, kind, member.mode & 0o7777, size, member.uid, member.gid, digest, link)
+        if self._ops is not None:
+            self._ops.append(entry)
         self._put(entry, digest, hides)
 
         if kind is EntryType.FILE:
@@ -146,7 +201,7 @@ class _Unpacker:
             if data is None:
                 self._unknown(path, f"content of hardlink target {link!r} was not kept", digest)
             else:
-                self.index.contents[path] = data
+                self._keep(path, data, counted=False)
         elif kind is EntryType.OTHER:
             self._unknown(path, f"unsupported tar member type {member.type!r}", digest)
 
@@ -216,7 +271,7 @@ class _Unpacker:
         if keep:
             data = b"".join(parts)
             self.kept_bytes += len(data)
-            self.index.contents[entry.path] = data
+            self._keep(entry.path, data, counted=True)
 
     # --- whiteouts -----------------------------------------------------------------------------------
     def _apply_hides(self, hides: list[tuple[str, bool]], digest: Digest) -> None:
@@ -245,7 +300,20 @@ class _Unpacker:
             self.index.removed.append(replace(entry, deleted_by=digest))
 
     def _unknown(self, path: str, reason: str, digest: Digest) -> None:
-        self.index.unknowns.append(Unknown(path, reason, digest))
+        unknown = Unknown(path, reason, digest)
+        self.index.unknowns.append(unknown)
+        if self._ops is not None:
+            self._ops.append(unknown)
+
+    def _hide(self, hides: list[tuple[str, bool]], path: str, hide_self: bool) -> None:
+        hides.append((path, hide_self))
+        if self._ops is not None:
+            self._ops.append(Hide(path, hide_self))
+
+    def _keep(self, path: str, data: bytes, *, counted: bool) -> None:
+        self.index.contents[path] = data
+        if self._ops is not None:
+            self._ops.append(KeptContent(path, data, counted))
 
 
-__all__ = ["unpack_layers"]
+__all__ = ["Unpacker", "unpack_layers"]

@@ -69,3 +69,33 @@ class LayerInput:
     stream: ByteStream
     digest: Digest
     compression: Compression = "gzip"
+
+
+@dataclass(frozen=True)
+class Hide:
+    """A whiteout (``hide_self``) or opaque marker read from a layer, applied when the layer ends."""
+
+    path: str
+    hide_self: bool
+
+
+@dataclass(frozen=True)
+class KeptContent:
+    """Bytes kept for a path; ``counted`` when they were charged to ``max_total_content_bytes``."""
+
+    path: str
+    data: bytes
+    counted: bool
+
+
+LayerOp = Entry | Unknown | Hide | KeptContent
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """What applying one layer did to the index, in order, and what it cost against the limits."""
+
+    digest: Digest
+    ops: tuple[LayerOp, ...]
+    decompressed_bytes: int
+    members: int
