@@ -114,7 +114,7 @@ def test_sarif_structure(tmp_path: Path) -> None:
         for loc in r["locations"]
         if "physicalLocation" in loc
     ]
-    assert uris == ["app/<b>.env"]
+    assert uris == ["app/%3Cb%3E.env"]  # a URI reference, as SARIF requires
 
 
 def test_markdown_and_html_escape_image_content(tmp_path: Path) -> None:

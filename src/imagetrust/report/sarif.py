@@ -7,6 +7,7 @@ findings follow with levels from their severity.  Areas not checked are tool exe
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from imagetrust import __version__
 
@@ -22,14 +23,18 @@ _LEVEL = {
 _CHECK_LEVEL = {"fail": "error", "indeterminate": "warning"}
 
 
+def path_uri(path: str) -> str:
+    """An image path as a relative URI reference (SARIF requires one): every byte outside RFC 3986's
+    unreserved set and ``/`` is percent-encoded, so ``<``, ``#``, ``?``, spaces and non-ASCII survive."""
+    return quote(path.lstrip("/"), safe="/", errors="surrogatepass")
+
+
 def _location(finding: dict[str, Any], image: str) -> list[dict[str, Any]]:
     path = finding.get("path")
     if path:
         return [
             {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": path.lstrip("/"), "uriBaseId": "IMAGE_ROOT"}
-                },
+                "physicalLocation": {"artifactLocation": {"uri": path_uri(path), "uriBaseId": "IMAGE_ROOT"}},
                 "logicalLocations": [{"name": finding.get("layer") or image, "kind": "module"}],
             }
         ]
