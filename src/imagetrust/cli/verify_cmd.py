@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from imagetrust.cli.concurrent import run_concurrently
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, output_options, source_options
 from imagetrust.cli.trust_options import (
@@ -58,7 +59,7 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
 
 
 @click.command("verify")
-@click.argument("image")
+@click.argument("images", metavar="IMAGE...", nargs=-1, required=True)
 @click.option("--key", "keys", multiple=True, type=_FILE, help="PEM public key to trust (repeatable).")
 @identity_options
 @click.option(
@@ -111,7 +112,7 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
 @source_options
 @output_options
 def verify_command(
-    image: str,
+    images: tuple[str, ...],
     keys: tuple[Path, ...],
     certificate_identity: str | None,
     certificate_identity_regexp: str | None,
@@ -140,6 +141,8 @@ def verify_command(
     **rest: object,
 ) -> None:
     """Verify IMAGE's signatures and attestations; exit 0 verified, 1 failed, 3 could not check.
+
+    Several images are verified concurrently over pooled connections; the exit code is the worst outcome.
 
     IMAGE is a registry reference or an offline source (oci:PATH[:TAG], oci-archive:..., docker-archive:...).
     Signatures are looked for in cosign tags (sha256-<hex>.sig/.att) and OCI referrers (sigstore bundles).
@@ -179,13 +182,19 @@ def verify_command(
             None if notation_trust_store is None else load_notation_trust_store(notation_trust_store)
         ),
     )
-    result = verify_image(image, settings, options)
+    results = run_concurrently(images, lambda image: verify_image(image, settings, options))
     if output_format == "json":
-        text = json.dumps(verify_document(result), indent=2) + "\n"
+        documents = [verify_document(r) for r in results]
+        text = json.dumps(documents[0] if len(images) == 1 else documents, indent=2) + "\n"
     else:
-        text = verify_text(result)
+        text = "\n".join(verify_text(r) for r in results)
     write_document(text, output)
-    if result.outcome is Outcome.FAILED:
-        raise VerificationFailed(f"verification failed: {result.reason}")
-    if result.outcome is Outcome.INDETERMINATE:
-        raise CouldNotCheck(f"could not check: {result.reason}")
+    named = len(images) > 1
+    for image, result in zip(images, results, strict=True):
+        if result.outcome is Outcome.FAILED:
+            where = f"{image}: " if named else ""
+            raise VerificationFailed(f"{where}verification failed: {result.reason}")
+    for image, result in zip(images, results, strict=True):
+        if result.outcome is Outcome.INDETERMINATE:
+            where = f"{image}: " if named else ""
+            raise CouldNotCheck(f"{where}could not check: {result.reason}")
