@@ -89,6 +89,13 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
     || echo "fetch-tools: could not install chromium; the HTML rendering test will fail in CI" >&2
 fi
 
+# PostgreSQL 15 (Debian's package) backs the inventory store tests on a real server (root only, as above).
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$(id -u)" = 0 ]; then
+  echo "fetch-tools: installing postgresql (apt-get)" >&2
+  apt-get install -y --no-install-recommends postgresql >/dev/null \
+    || echo "fetch-tools: could not install postgresql; the PostgreSQL store tests will fail in CI" >&2
+fi
+
 # Self-check: every tool runs.
 for t in docker-registry cosign2 cosign3 oras notation gitleaks crane umoci skopeo; do
   "$TOOLS/bin/$t" --help >/dev/null 2>&1 || { echo "fetch-tools: $t does not run" >&2; exit 1; }

@@ -11,8 +11,10 @@ import click
 from imagetrust.audit.findings import Severity
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, source_options
+from imagetrust.cli.rescan_cmd import store_audit
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.audit import audit_image
+from imagetrust.pipeline.rescan import state_if_present
 from imagetrust.pipeline.scanners import SCANNER_NAMES, ScannerOptions, build_scanners, default_scanners
 from imagetrust.report.audit import audit_document, audit_text, filter_base, worst_severity
 from imagetrust.report.sbom import cyclonedx_json, spdx_json
@@ -78,6 +80,13 @@ def _scanner_names(text: str | None, options: ScannerOptions) -> tuple[str, ...]
     show_default=True,
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option(
+    "--store",
+    "store_location",
+    metavar="PATH|URL",
+    help="Inventory store (SQLite file or postgresql:// URL).",
+)
+@click.option("--no-store", is_flag=True, help="Do not record this image in the inventory store.")
 def audit_command(
     image: str,
     scanners_text: str | None,
@@ -91,6 +100,8 @@ def audit_command(
     fail_on: str | None,
     output_format: str,
     output: Path | None,
+    store_location: str | None,
+    no_store: bool,
     **source: object,
 ) -> None:
     """Inventory IMAGE's packages and report vulnerabilities and other findings.
@@ -111,7 +122,10 @@ def audit_command(
     )
     names = _scanner_names(scanners_text, scanner_options)
     scanners = build_scanners(names, scanner_options)
+    state = state_if_present(db_path) if not no_store and "vuln" in names else None
     result = audit_image(image, settings, scanners, base=base)
+    if not no_store:
+        store_audit(store_location, result, image, state)
     if exclude_base:
         result = replace(result, platforms=tuple(filter_base(p) for p in result.platforms))
     if output_format == "json":

@@ -14,6 +14,7 @@ import click
 
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, source_options
+from imagetrust.cli.rescan_cmd import store_audit
 from imagetrust.cli.trust_options import (
     identity_options,
     identity_policy,
@@ -22,6 +23,7 @@ from imagetrust.cli.trust_options import (
 )
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.check import check_image
+from imagetrust.pipeline.rescan import state_if_present
 from imagetrust.pipeline.scanners import ScannerOptions
 from imagetrust.policy.default import default_policy
 from imagetrust.policy.evaluate import Outcome
@@ -62,6 +64,13 @@ def render(doc: dict[str, object], output_format: str) -> str:
 @click.option("--base", metavar="IMAGE", help="Base image, to tell base layers from application layers.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE.")
+@click.option(
+    "--store",
+    "store_location",
+    metavar="PATH|URL",
+    help="Inventory store (SQLite file or postgresql:// URL).",
+)
+@click.option("--no-store", is_flag=True, help="Do not record this image in the inventory store.")
 @source_options
 def check_command(
     image: str,
@@ -79,6 +88,8 @@ def check_command(
     base: str | None,
     output_format: str,
     output: Path | None,
+    store_location: str | None,
+    no_store: bool,
     **source: object,
 ) -> None:
     """Verify, audit and apply a policy to IMAGE; write the trust report.
@@ -100,6 +111,7 @@ def check_command(
     else:
         policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
     keyless = any(isinstance(a, KeylessAuthority) for a in policy.authorities())
+    state = state_if_present(db_path) if not no_store else None
     report = check_image(
         image,
         settings,
@@ -109,6 +121,8 @@ def check_command(
         keyless=keyless_material(keyless, trusted_root, fulcio_roots, rekor_keys),
         base=base,
     )
+    if not no_store and report.audit is not None:
+        store_audit(store_location, report.audit, image, state)
     write_document(render(trust_document(report), output_format), output)
     decision = report.decision
     summary = "; ".join(decision.reasons[:3])

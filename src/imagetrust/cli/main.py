@@ -15,6 +15,7 @@ from imagetrust.cli.console import Console
 from imagetrust.cli.db_cmd import db_command
 from imagetrust.cli.inspect_cmd import inspect_command
 from imagetrust.cli.promote_cmd import promote_command
+from imagetrust.cli.rescan_cmd import rescan_command
 from imagetrust.cli.verify_blob_cmd import verify_blob_command
 from imagetrust.cli.verify_cmd import verify_command
 from imagetrust.errors import ExitCode, ImageTrustError
@@ -45,6 +46,7 @@ cli.add_command(db_command)
 cli.add_command(inspect_command)
 cli.add_command(verify_command)
 cli.add_command(verify_blob_command)
+cli.add_command(rescan_command)
 
 
 def main(argv: list[str] | None = None) -> int:
