@@ -62,6 +62,9 @@ class Limits:
     nested_archive_members: int = 10_000  # members read from one archive found in an image
     nested_archive_bytes: int = 512 * MiB  # bytes expanded from one image file, all nesting levels together
     nested_archive_ratio: int = 1000  # expanded/compressed size above which a member is refused as a bomb
+    # admission webhook (serve)
+    admission_body_bytes: int = 3 * MiB  # one AdmissionReview request (the API server caps objects ~3 MiB)
+    admission_images: int = 256  # distinct images checked for one admitted object
 
 
 DEFAULT_LIMITS = Limits()

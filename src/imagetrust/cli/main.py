@@ -16,6 +16,7 @@ from imagetrust.cli.db_cmd import db_command
 from imagetrust.cli.inspect_cmd import inspect_command
 from imagetrust.cli.promote_cmd import promote_command
 from imagetrust.cli.rescan_cmd import rescan_command
+from imagetrust.cli.serve_cmd import serve_command
 from imagetrust.cli.verify_blob_cmd import verify_blob_command
 from imagetrust.cli.verify_cmd import verify_command
 from imagetrust.errors import ExitCode, ImageTrustError
@@ -47,6 +48,7 @@ cli.add_command(inspect_command)
 cli.add_command(verify_command)
 cli.add_command(verify_blob_command)
 cli.add_command(rescan_command)
+cli.add_command(serve_command)
 
 
 def main(argv: list[str] | None = None) -> int:
