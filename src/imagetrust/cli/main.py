@@ -19,6 +19,7 @@ from imagetrust.cli.rescan_cmd import rescan_command
 from imagetrust.cli.serve_cmd import serve_command
 from imagetrust.cli.verify_blob_cmd import verify_blob_command
 from imagetrust.cli.verify_cmd import verify_command
+from imagetrust.cli.watch_cmd import watch_command
 from imagetrust.errors import ExitCode, ImageTrustError
 
 
@@ -49,6 +50,7 @@ cli.add_command(verify_command)
 cli.add_command(verify_blob_command)
 cli.add_command(rescan_command)
 cli.add_command(serve_command)
+cli.add_command(watch_command)
 
 
 def main(argv: list[str] | None = None) -> int:
