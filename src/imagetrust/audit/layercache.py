@@ -133,13 +133,19 @@ def cacheable(visitors: Sequence[ContentVisitor]) -> bool:
 
 
 # --- keys ---------------------------------------------------------------------------------------------------
+# The code whose behaviour a record captures: unpacking, the catalogers' kept paths and binary notes, the
+# secret scanner, this module and the limits.  Hashed by content, so editing anything else keeps the cache.
+_RECORDED_CODE = ("audit/unpack", "audit/catalog", "audit/secrets", "audit/layercache.py", "limits.py")
+
+
 def _code_fingerprint() -> str:
-    """Size and mtime of every module of the package: any code change invalidates the cache."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        st = path.stat()
-        h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    for name in _RECORDED_CODE:
+        target = root / name
+        for path in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+            h.update(f"{path.relative_to(root)}\n".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 

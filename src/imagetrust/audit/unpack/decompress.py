@@ -43,7 +43,9 @@ class DecompressingReader:
     def __init__(self, raw: ByteStream, compression: Compression, digest: Digest, budget: ByteBudget) -> None:
         self._what = f"layer {digest.short}"
         self.position = 0  # decompressed bytes handed out so far
-        self._tail = b""  # the last bytes handed out, to inspect what follows the end of the tar
+        # the last chunks handed out (at least _TAIL bytes when available), kept by reference, not copied
+        self._recent: list[bytes] = []
+        self._recent_bytes = 0
         self._budget = budget
         self._inner: Any
         if compression == "gzip":
@@ -68,14 +70,19 @@ class DecompressingReader:
             raise MalformedContent(f"{self._what}: cannot decompress: {e}") from e
         self._budget.charge(len(data), self._what)
         self.position += len(data)
-        self._tail = (self._tail + data)[-_TAIL:]
+        if data:
+            self._recent.append(data)
+            self._recent_bytes += len(data)
+            while self._recent_bytes - len(self._recent[0]) >= _TAIL:
+                self._recent_bytes -= len(self._recent.pop(0))
         return data
 
     def nonzero_after(self, offset: int) -> int:
         """Non-zero bytes already handed out at or after ``offset`` (within the kept tail)."""
-        start = self.position - len(self._tail)
-        view = self._tail[max(0, offset - start) :]
-        return len(view) - view.count(0)
+        tail = b"".join(self._recent)
+        start = self.position - len(tail)
+        view = memoryview(tail)[max(0, offset - start) :]
+        return len(view) - bytes(view).count(0)
 
     def drain(self) -> int:
         """Read to the end (so a verifying reader below sees every byte); count non-zero bytes found."""
