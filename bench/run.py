@@ -1,0 +1,651 @@
+# ruff: noqa: E501
+"""The one benchmark command: builds real images, runs every measurement, writes bench/RESULTS.md and
+bench/results/results.json.
+
+    sh bench/setup.sh            # once: debootstrap (apt) and a minbase bookworm rootfs in bench/work
+    .venv/bin/python bench/run.py [--repeat 3] [--quick]
+
+Every figure is a ratio of two things measured in the same run on the same machine (it is shared and
+noisy), and every time is the minimum of ``--repeat`` runs.  Nothing here runs in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import imagebuild  # noqa: E402
+
+from tests.support.registry import RegistryServer, start_registry  # noqa: E402
+
+TOOLS = ROOT / "tools" / "bin"
+PY = str(ROOT / ".venv" / "bin" / "python")
+SITE = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+ONE_CORE = ["taskset", "-c", "0"]
+
+
+# --- measuring -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+    max_rss_mb: float
+    returncode: int
+
+
+def run_once(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """One child process: wall time, CPU time and peak RSS from ``wait4`` (the child's own rusage)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(
+            f"bench: {' '.join(cmd)[:300]} exited {proc.returncode}: {err[-1500:].decode(errors='replace')}\n"
+        )
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode)
+
+
+def best(cmd: Sequence[str], repeat: int, **kw: Any) -> Run:
+    runs = [run_once(cmd, **kw) for _ in range(repeat)]
+    return min(runs, key=lambda r: r.wall)
+
+
+def imagetrust(*args: str) -> list[str]:
+    return [PY, "-m", "imagetrust", *args]
+
+
+# --- a counting proxy in front of the registry -----------------------------------------------------------
+class CountingProxy:
+    """Forwards HTTP/1.1 to the registry and counts requests; not a registry, only a meter."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.count = 0
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                with proxy._lock:
+                    proxy.count += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v.replace(proxy.upstream, self.headers.get("Host", "")))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients closing idle keep-alive connections
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self) -> int:
+        with self._lock:
+            n, self.count = self.count, 0
+        return n
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+# --- images ------------------------------------------------------------------------------------------------
+@dataclass
+class Images:
+    layout: Path
+    registry: RegistryServer
+    refs: dict[str, str] = field(default_factory=dict)  # tag -> host/repo@digest
+
+
+def skopeo_push(layout: Path, tag: str, dest: str) -> None:
+    subprocess.run(
+        [
+            str(TOOLS / "skopeo"),
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            f"oci:{layout}:{tag}",
+            f"docker://{dest}",
+        ],
+        check=True,
+    )
+
+
+def build_images(work: Path, rootfs: Path, registry: RegistryServer, quick: bool) -> Images:
+    layout = work / "layout"
+    shutil.rmtree(layout, ignore_errors=True)
+    images = Images(layout, registry)
+    print("bench: building layers (rootfs, site-packages, app)", flush=True)
+    base = imagebuild.dir_layer(layout, rootfs)
+    pip = imagebuild.dir_layer(layout, SITE, prefix="usr/local/lib/python3.11/site-packages")
+    for n in (1, 2):
+        top = imagebuild.files_layer(
+            layout,
+            [("srv/app/build.txt", f"build {n}\n".encode()), ("srv/app/settings.py", b"DEBUG = False\n")],
+        )
+        digest = imagebuild.write_image(layout, f"app{n}", [base, pip, top])
+        skopeo_push(layout, f"app{n}", f"{registry.host}/bench/app:{n}")
+        images.refs[f"app{n}"] = f"{registry.host}/bench/app@{digest}"
+    images.refs["_layers"] = json.dumps({"base": base.size, "pip": pip.size})
+    return images
+
+
+def floor_seconds(layout: Path, manifest_ref: str) -> float:
+    """Time for ONE process to sha256 every layer blob and gunzip it with isal (min of 3)."""
+    code = f"""
+import hashlib, json, sys, time
+from pathlib import Path
+from isal import isal_zlib
+layout = Path({str(layout)!r})
+index = json.loads((layout / 'index.json').read_text())
+digest = next(m['digest'] for m in index['manifests'] if m['annotations']['org.opencontainers.image.ref.name'] == {manifest_ref!r})
+manifest = json.loads((layout / 'blobs/sha256' / digest.split(':')[1]).read_bytes())
+start = time.perf_counter()
+for layer in manifest['layers']:
+    path = layout / 'blobs/sha256' / layer['digest'].split(':')[1]
+    h = hashlib.sha256()
+    d = isal_zlib.decompressobj(31)
+    with path.open('rb') as raw:
+        while chunk := raw.read(1 << 20):
+            h.update(chunk)
+            d.decompress(chunk)
+    assert 'sha256:' + h.hexdigest() == layer['digest']
+print(time.perf_counter() - start)
+"""
+    times = []
+    for _ in range(3):
+        out = subprocess.run([*ONE_CORE, PY, "-c", code], capture_output=True, text=True, check=True)
+        times.append(float(out.stdout.strip()))
+    return min(times)
+
+
+# --- the measurements --------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    name: str
+    measured: str
+    target: str
+    met: bool | None
+    command: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def audit_floor(images: Images, db: Path, repeat: int) -> Row:
+    ref = images.refs["app1"]
+    scanners = "vuln,secret,config"
+    cmd = [
+        *ONE_CORE,
+        *imagetrust(
+            "audit",
+            ref,
+            "--scanners",
+            scanners,
+            "--db",
+            str(db),
+            "--no-cache",
+            "--format",
+            "json",
+            "-o",
+            "/dev/null",
+        ),
+    ]
+    audit = best(cmd, repeat)
+    floor = floor_seconds(images.layout, "app1")
+    ratio = audit.wall / floor
+    return Row(
+        "audit floor ratio (1 core)",
+        f"{ratio:.2f} (audit {audit.wall:.2f} s / floor {floor:.2f} s; peak RSS {audit.max_rss_mb:.0f} MB)",
+        "<= 2.0",
+        ratio <= 2.0,
+        " ".join(cmd[3:]).replace(str(ROOT) + "/", ""),
+        {
+            "audit_s": audit.wall,
+            "floor_s": floor,
+            "ratio": ratio,
+            "layers": json.loads(images.refs["_layers"]),
+        },
+    )
+
+
+def secrets_vs_gitleaks(rootfs: Path, repeat: int, work: Path) -> Row:
+    ours_cmd = imagetrust(
+        "audit", f"dir:{rootfs}", "--scanners", "secret", "--no-cache", "--format", "json", "-o", "/dev/null"
+    )
+    theirs_cmd = [
+        str(TOOLS / "gitleaks"),
+        "detect",
+        "--no-git",
+        "--source",
+        str(rootfs),
+        "--report-format",
+        "json",
+        "--report-path",
+        str(work / "gitleaks.json"),
+        "--exit-code",
+        "0",
+        "--no-banner",
+    ]
+    ours = best(ours_cmd, repeat)
+    theirs = best(theirs_cmd, 1)  # ~50x slower: one run (noise on a shared machine only slows it further)
+    ratio = theirs.wall / ours.wall
+    return Row(
+        "secrets: gitleaks time / ours (same rootfs)",
+        f"{ratio:.1f}x (ours {ours.wall:.2f} s, gitleaks {theirs.wall:.2f} s; CPU {ours.cpu:.2f} vs {theirs.cpu:.2f} s)",
+        ">= 20x",
+        ratio >= 20,
+        "imagetrust audit dir:ROOTFS --scanners secret --no-cache  vs  gitleaks detect --no-git --source ROOTFS",
+        {"ours_s": ours.wall, "gitleaks_s": theirs.wall, "ours_cpu": ours.cpu, "gitleaks_cpu": theirs.cpu},
+    )
+
+
+COSIGN_ENV = {"COSIGN_PASSWORD": "bench-only"}
+
+
+def cosign(*args: str, cwd: Path) -> None:
+    subprocess.run(
+        [str(TOOLS / "cosign2"), *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        env={**os.environ, **COSIGN_ENV, "DOCKER_CONFIG": str(cwd)},
+    )
+
+
+def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row]:
+    keys = work / "keys"
+    shutil.rmtree(keys, ignore_errors=True)
+    keys.mkdir()
+    cosign("generate-key-pair", cwd=keys)
+    ref = images.refs["app1"]
+    (keys / "predicate.json").write_text(
+        json.dumps(
+            {"builder": {"id": "https://bench.example/builder"}, "buildType": "https://bench.example/type"}
+        )
+    )
+    cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", ref, cwd=keys)
+    cosign(
+        "attest",
+        "--key",
+        "cosign.key",
+        "--tlog-upload=false",
+        "-y",
+        "--type",
+        "slsaprovenance",
+        "--predicate",
+        "predicate.json",
+        ref,
+        cwd=keys,
+    )
+    proxy = CountingProxy(images.registry.host)
+    try:
+        via = ref.replace(images.registry.host, proxy.host)
+        pub = str(keys / "cosign.pub")
+        ours_cmd = imagetrust("verify", via, "--key", pub, "--type", "slsaprovenance", "--no-cache")
+        sig_cmd = [str(TOOLS / "cosign2"), "verify", "--key", pub, "--insecure-ignore-tlog", via]
+        att_cmd = [
+            str(TOOLS / "cosign2"),
+            "verify-attestation",
+            "--key",
+            pub,
+            "--insecure-ignore-tlog",
+            "--type",
+            "slsaprovenance",
+            via,
+        ]
+        env = {"DOCKER_CONFIG": str(keys)}
+        ours_runs, theirs_runs, ours_req, theirs_req = [], [], [], []
+        for _ in range(repeat):
+            proxy.take()
+            ours_runs.append(run_once(ours_cmd, env=env))
+            ours_req.append(proxy.take())
+            a, b = run_once(sig_cmd, env=env), run_once(att_cmd, env=env)
+            theirs_runs.append(a.wall + b.wall)
+            theirs_req.append(proxy.take())
+        assert all(r.returncode == 0 for r in ours_runs), "imagetrust verify did not verify"
+        ours_t, theirs_t = min(r.wall for r in ours_runs), min(theirs_runs)
+        ratio = ours_t / theirs_t
+        single = Row(
+            "cold keyed verify (signature + SLSA attestation): ours / cosign",
+            f"{ratio:.2f} (ours {ours_t:.2f} s, cosign verify + verify-attestation {theirs_t:.2f} s); "
+            f"requests ours {min(ours_req)} vs cosign {min(theirs_req)}",
+            "<= 1.5, requests <= cosign's",
+            ratio <= 1.5 and min(ours_req) <= min(theirs_req),
+            "imagetrust verify REF --key cosign.pub --type slsaprovenance --no-cache  vs  cosign verify + "
+            "cosign verify-attestation --type slsaprovenance (--insecure-ignore-tlog), via a counting proxy",
+            {
+                "ours_s": ours_t,
+                "cosign_s": theirs_t,
+                "ours_requests": ours_req,
+                "cosign_requests": theirs_req,
+            },
+        )
+
+        # many images: tiny distinct images, each signed
+        print(f"bench: pushing and signing {count} images", flush=True)
+        many_layout = work / "many"
+        shutil.rmtree(many_layout, ignore_errors=True)
+        refs = []
+        for n in range(count):
+            layer = imagebuild.files_layer(many_layout, [(f"srv/id-{n}.txt", f"image {n}\n".encode())])
+            digest = imagebuild.write_image(many_layout, f"i{n}", [layer])
+            skopeo_push(many_layout, f"i{n}", f"{images.registry.host}/bench/many{n}:v1")
+            target = f"{images.registry.host}/bench/many{n}@{digest}"
+            cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", target, cwd=keys)
+            refs.append(target.replace(images.registry.host, proxy.host))
+        ours_many = best(
+            imagetrust("verify", "--key", pub, "--no-cache", "--format", "json", *refs), repeat, env=env
+        )
+        assert ours_many.returncode == 0, "imagetrust verify of many images did not verify"
+        start = time.perf_counter()
+        for r in refs:
+            run_once([str(TOOLS / "cosign2"), "verify", "--key", pub, "--insecure-ignore-tlog", r], env=env)
+        theirs_many = time.perf_counter() - start
+        speedup = theirs_many / ours_many.wall
+        many = Row(
+            f"{count} images verified: {count} cosign runs / one imagetrust run",
+            f"{speedup:.1f}x (ours {ours_many.wall:.2f} s, cosign {theirs_many:.2f} s)",
+            ">= 3x",
+            speedup >= 3,
+            f"imagetrust verify --key cosign.pub --no-cache REF1 ... REF{count}  vs  {count} x cosign verify",
+            {"ours_s": ours_many.wall, "cosign_s": theirs_many},
+        )
+    finally:
+        proxy.close()
+    return [single, many]
+
+
+def memory_row(work: Path, db: Path) -> Row:
+    layout = work / "big"
+    if not (layout / "index.json").exists():
+        print("bench: generating the 1 GB layer", flush=True)
+        layer = imagebuild.files_layer(layout, imagebuild.generated_files(1024, 1 << 20, 7, "data"))
+        imagebuild.write_image(layout, "big", [layer])
+    cmd = imagetrust(
+        "audit",
+        f"oci:{layout}:big",
+        "--scanners",
+        "vuln,secret,config",
+        "--db",
+        str(db),
+        "--no-cache",
+        "--format",
+        "json",
+        "-o",
+        "/dev/null",
+    )
+    run = run_once(cmd)
+    return Row(
+        "peak RSS, one 1 GB layer (1,024 x 1 MiB generated text files)",
+        f"{run.max_rss_mb:.0f} MB (audit {run.wall:.1f} s)",
+        "< 300 MB",
+        run.max_rss_mb < 300,
+        "imagetrust audit oci:big:big --scanners vuln,secret,config --no-cache  (rusage of the child)",
+        {"max_rss_mb": run.max_rss_mb, "wall_s": run.wall},
+    )
+
+
+def scaling_rows(work: Path, db: Path, quick: bool) -> list[Row]:
+    rows = []
+    sizes = (64, 128, 256) if quick else (128, 256, 512)
+    files = (5_000, 20_000, 50_000)
+    points = []
+    for mb in sizes:
+        layout = work / f"size{mb}"
+        if not (layout / "index.json").exists():
+            layer = imagebuild.files_layer(layout, imagebuild.generated_files(mb, 1 << 20, mb, "data"))
+            imagebuild.write_image(layout, "x", [layer])
+        run = best(
+            imagetrust(
+                "audit",
+                f"oci:{layout}:x",
+                "--scanners",
+                "vuln,secret,config",
+                "--db",
+                str(db),
+                "--no-cache",
+                "--format",
+                "json",
+                "-o",
+                "/dev/null",
+            ),
+            2,
+        )
+        points.append((mb, run.wall))
+    rows.append(
+        Row(
+            "scaling with size (MiB of 1 MiB files -> s)",
+            ", ".join(f"{mb} MiB: {t:.2f} s ({mb / t:.0f} MiB/s)" for mb, t in points),
+            "(report)",
+            None,
+            "imagetrust audit oci:sizeN:x --scanners vuln,secret,config --no-cache",
+            {"points": points},
+        )
+    )
+    points = []
+    for n in files:
+        layout = work / f"files{n}"
+        if not (layout / "index.json").exists():
+            layer = imagebuild.files_layer(layout, imagebuild.generated_files(n, 512, n, "many"))
+            imagebuild.write_image(layout, "x", [layer])
+        run = best(
+            imagetrust(
+                "audit",
+                f"oci:{layout}:x",
+                "--scanners",
+                "vuln,secret,config",
+                "--db",
+                str(db),
+                "--no-cache",
+                "--format",
+                "json",
+                "-o",
+                "/dev/null",
+            ),
+            2,
+        )
+        points.append((n, run.wall))
+    rows.append(
+        Row(
+            "scaling with file count (512-byte files -> s)",
+            ", ".join(f"{n:,} files: {t:.2f} s ({t / n * 1e6:.0f} us/file)" for n, t in points),
+            "(report)",
+            None,
+            "imagetrust audit oci:filesN:x --scanners vuln,secret,config --no-cache",
+            {"points": points},
+        )
+    )
+    return rows
+
+
+def warm_cache_row(images: Images, work: Path, db: Path, repeat: int) -> Row:
+    colds, warms = [], []
+    for i in range(repeat):
+        cold_dir, warm_dir = work / f"cache-cold-{i}", work / f"cache-warm-{i}"
+        for d in (cold_dir, warm_dir):
+            shutil.rmtree(d, ignore_errors=True)
+        common = ["--scanners", "vuln,secret,config", "--db", str(db), "--format", "json", "-o", "/dev/null"]
+        colds.append(
+            run_once(imagetrust("audit", images.refs["app2"], "--cache-dir", str(cold_dir), *common)).wall
+        )
+        run_once(imagetrust("audit", images.refs["app1"], "--cache-dir", str(warm_dir), *common))
+        warms.append(
+            run_once(imagetrust("audit", images.refs["app2"], "--cache-dir", str(warm_dir), *common)).wall
+        )
+    cold, warm = min(colds), min(warms)
+    ratio = warm / cold
+    return Row(
+        "warm cache: audit of an image differing only in its top layer / cold audit",
+        f"{ratio * 100:.0f}% (warm {warm:.2f} s, cold {cold:.2f} s)",
+        "< 25%",
+        ratio < 0.25,
+        "imagetrust audit app1 --cache-dir C; then imagetrust audit app2 --cache-dir C  vs  app2 with an empty C",
+        {"cold_s": cold, "warm_s": warm, "ratio": ratio},
+    )
+
+
+def startup_row() -> Row:
+    run = best(imagetrust("verify", "--help"), 5)
+    mods = subprocess.run(
+        [
+            PY,
+            "-c",
+            "import sys, imagetrust.cli.main; "
+            "print(int('sigstore' in sys.modules), int('imagetrust.pipeline.audit' in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return Row(
+        "startup: imagetrust verify --help",
+        f"{run.wall:.2f} s; sigstore imported: {mods[0] == '1'}, audit stack imported: {mods[1] == '1'}",
+        "low; keyed verify imports neither sigstore nor the audit stack",
+        mods == ["0", "0"],
+        "python -m imagetrust verify --help (min of 5); python -X importtime for the breakdown",
+        {"wall_s": run.wall},
+    )
+
+
+def build_db(work: Path) -> Path:
+    from imagetrust.audit.vulns.db import AdvisoryDB
+    from imagetrust.audit.vulns.sources import load_advisories
+
+    path = work / "advisories.sqlite"
+    if not path.exists():
+        db = AdvisoryDB.create(path)
+        name = "pypa-advisory-database-vulns.tar.gz"
+        db.import_advisories(load_advisories(Path("/work/shared/data/vulndb") / name), name)
+    return path
+
+
+@contextlib.contextmanager
+def registry(work: Path) -> Iterator[RegistryServer]:
+    server = start_registry(TOOLS / "docker-registry", work / "registry", "plain")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def write_results(rows: list[Row], args: argparse.Namespace) -> None:
+    load = os.getloadavg()
+    header = (
+        f"Produced by `.venv/bin/python bench/run.py --repeat {args.repeat}{' --quick' if args.quick else ''}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores ({platform.machine()}), "
+        f"load average {load[0]:.1f} at the end (the machine is shared).  Times are the minimum of the repeats."
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        header,
+        "",
+        "| measurement | result | target | met | command |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = "n/a" if r.met is None else ("yes" if r.met else "**no**")
+        lines.append(f"| {r.name} | {r.measured} | {r.target} | {met} | `{r.command}` |")
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"header": header, "rows": [r.__dict__ for r in rows]}, indent=2, default=str) + "\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--many", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="smaller scaling sizes")
+    parser.add_argument("--only", help="comma list: floor,secrets,verify,memory,scaling,warm,startup")
+    args = parser.parse_args()
+    work = Path(os.environ.get("BENCH_WORK", HERE / "work"))
+    rootfs = work / "rootfs"
+    only = set(args.only.split(",")) if args.only else None
+    want = lambda name: only is None or name in only  # noqa: E731
+    needs_rootfs = any(want(n) for n in ("floor", "secrets", "verify", "warm"))
+    if needs_rootfs and not (rootfs / ".complete").exists():
+        subprocess.run(["sh", str(HERE / "setup.sh")], check=True)
+    db = build_db(work)
+    rows: list[Row] = []
+    with registry(work) as server:
+        images = (
+            build_images(work, rootfs, server, args.quick)
+            if (want("floor") or want("verify") or want("warm"))
+            else None
+        )
+        if want("startup"):
+            rows.append(startup_row())
+        if want("floor") and images:
+            rows.append(audit_floor(images, db, args.repeat))
+        if want("warm") and images:
+            rows.append(warm_cache_row(images, work, db, args.repeat))
+        if want("secrets"):
+            rows.append(secrets_vs_gitleaks(rootfs, args.repeat, work))
+        if want("verify") and images:
+            rows.extend(verify_rows(images, work, args.repeat, args.many))
+        if want("memory"):
+            rows.append(memory_row(work, db))
+        if want("scaling"):
+            rows.extend(scaling_rows(work, db, args.quick))
+    for r in rows:
+        print(f"{r.name}: {r.measured} [target {r.target}]", flush=True)
+    write_results(rows, args)
+
+
+if __name__ == "__main__":
+    main()
