@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from imagetrust.cli.main import main
+from imagetrust.oci.digest import Digest
+from imagetrust.store import open_inventory
 from tests.support.postgres import PostgresServer, start_postgres
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,6 +105,12 @@ def test_new_advisory_is_reported_once_for_the_image_that_has_the_package(store:
 
     code, again = rescan(store, db)
     assert again["changes"] == [] and again["rematchedImages"] == 0
+    # What the store now holds is what a fresh audit against today's database finds.
+    fresh = audit(store, db, "--no-store")
+    with open_inventory(store) as opened:
+        [record] = opened.images()
+    assert sorted(f.id for f in record.findings) == sorted(f["id"] for f in fresh["findings"])
+    assert {f.layer for f in record.findings} == {Digest.parse(f["layer"]) for f in fresh["findings"]}
 
     # The advisory is withdrawn upstream: the finding is reported resolved.
     withdrawn = yaml.safe_load((ADVISORIES / "PYSEC-2021-66.yaml").read_text())

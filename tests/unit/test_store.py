@@ -79,22 +79,30 @@ def test_round_trip_keeps_every_field(store: InventoryStore) -> None:
     assert store.state(back.state) == AdvisoryState({"osv/PYSEC-1": "2021"})
 
 
-def test_indexes_find_images_by_package_or_source_name_and_by_cited_advisory(store: InventoryStore) -> None:
+def test_indexes_find_packages_by_name_or_source_name_and_by_cited_advisory(store: InventoryStore) -> None:
     store.record(_record(1, (VULN,)), None)
     store.record(_record(2), AdvisoryState({}))
     one, two = str(_record(1).digest), str(_record(2).digest)
-    assert store.digests_naming({"openssl"}, ()) == {None: {one}, AdvisoryState({}).fingerprint: {two}}
-    assert store.digests_naming({"jinja2"}, ()) == store.digests_naming({"openssl"}, ())
-    assert store.digests_naming((), {"CVE-1"}) == {None: {one}}
-    assert store.digests_naming({"flask"}, {"CVE-2"}) == {}
+    by_source = store.packages_named({"openssl"})
+    assert sorted((d, r["name"]) for d, r in by_source) == sorted([(one, "libssl3"), (two, "libssl3")])
+    assert sorted(d for d, r in store.packages_named({"jinja2"})) == sorted([one, two])
+    assert [(d, r["purl"]) for d, r in store.packages_citing({"CVE-1"})] == [(one, "pkg:pypi/jinja2@2.10")]
+    assert store.packages_named({"flask"}) == [] and store.packages_citing({"CVE-2"}) == []
+    assert store.states_of([one, two]) == {one: None, two: AdvisoryState({}).fingerprint}
+    assert store.vulnerabilities(one, ["pkg:pypi/jinja2@2.10"]) == [VULN]
+    assert store.vulnerabilities(one, ["pkg:deb/debian/libssl3@3.0.11-1"]) == []
 
 
 def test_rescan_update_and_its_events_commit_together(store: InventoryStore) -> None:
     store.record(_record(1), None)
     state = AdvisoryState({"osv/PYSEC-1": "2021"})
-    store.apply_rescan([_record(1, (VULN,))], state, 2000.0, [("findings_changed", {"id": "PYSEC-1"})])
+    digest, purl = _record(1).digest, "pkg:pypi/jinja2@2.10"
+    store.apply_rescan([(digest, [purl], [VULN])], state, 2000.0, [("findings_changed", {"id": "PYSEC-1"})])
     [back] = store.images()
     assert back.findings == (VULN,) and back.state == state.fingerprint
+    assert [d for d, _ in store.packages_citing({"CVE-1"})] == [str(digest)]  # ids re-indexed
+    store.apply_rescan([(digest, [purl], [])], state, 2001.0)  # resolved: the finding and its index go
+    assert store.images()[0].findings == () and store.packages_citing({"CVE-1"}) == []
     [event] = store.pending_events()
     assert event.payload == {"id": "PYSEC-1"} and event.kind == "findings_changed"
     store.mark_attempt(event.id)
@@ -107,7 +115,7 @@ def test_a_failing_rescan_write_changes_nothing(store: InventoryStore) -> None:
     store.record(_record(1), None)
     bad = [("findings_changed", {"x": object()})]  # not JSON: fails inside the transaction
     with pytest.raises(TypeError):
-        store.apply_rescan([_record(1, (VULN,))], AdvisoryState({"a/b": "1"}), 2.0, bad)  # type: ignore[list-item]
+        store.apply_rescan([(_record(1).digest, ["x"], [VULN])], AdvisoryState({"a/b": "1"}), 2.0, bad)  # type: ignore[list-item]
     [back] = store.images()
     assert back.findings == () and back.state is None
     assert store.pending_events() == []

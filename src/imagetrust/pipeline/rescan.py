@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from imagetrust.audit.findings import Finding, FindingKind, Severity
+from imagetrust.audit.catalog.model import OSRelease, Package
+from imagetrust.audit.findings import Finding, Severity
 from imagetrust.audit.result import AuditResult
 from imagetrust.audit.vulns.db import AdvisoryDB, AdvisoryDBError
 from imagetrust.audit.vulns.match import match_packages
+from imagetrust.audit.vulns.model import Advisory, Affected
 from imagetrust.errors import InvalidReference
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import RegistryRef, parse_source
 from imagetrust.policy.model import Policy, VulnerabilityRule
-from imagetrust.store import AdvisoryState, ImageRecord, InventoryStore, open_inventory
-from imagetrust.store.model import advisory_ids, finding_key, finding_to_json, name_keys, normalise_name
+from imagetrust.store import AdvisoryState, ImageHead, InventoryStore, open_inventory
+from imagetrust.store.model import (
+    advisory_ids,
+    finding_key,
+    finding_to_json,
+    normalise_name,
+    package_from_json,
+)
 from imagetrust.store.record import records_from_audit
 
 _IN_CHUNK = 500
@@ -125,51 +133,144 @@ class RescanResult:
 @dataclass(frozen=True)
 class _Work:
     full: bool
-    names: frozenset[str] = frozenset()
-    ids: frozenset[str] = frozenset()
+    since: str = ""  # fingerprint of the state the image was last matched against
+    changed: frozenset[str] = frozenset()  # advisories (``source/id``) new or modified since then
+    names: frozenset[str] = frozenset()  # package names those advisories affect now
+    ids: frozenset[str] = frozenset()  # ids of advisories changed or gone: findings citing them are redone
 
 
-def _plan(store: InventoryStore, db_path: Path, current: AdvisoryState) -> dict[str, _Work]:
-    """Which images to re-match and, per image, which package names / advisory ids are touched."""
-    work: dict[str, _Work] = {}
+def _plan(store: InventoryStore, db_path: Path, current: AdvisoryState) -> dict[str, _Plan]:
+    """Per image to re-match: the work and the package rows to match (all of them for a full match)."""
+    plans: dict[str, _Plan] = {}
     for fingerprint in store.states_in_use():
         if fingerprint == current.fingerprint:
             continue
         old = store.state(fingerprint) if fingerprint is not None else None
-        if old is None:
-            work.update(dict.fromkeys(store.digests_with_state(fingerprint), _Work(True)))
+        if fingerprint is None or old is None:
+            for digest in store.digests_with_state(fingerprint):
+                plans[digest] = _Plan(_Work(True), store.all_packages(digest), set())
             continue
         changed, gone = current.changed_since(old)
         names = frozenset(affected_names(db_path, changed))
         ids = frozenset(k.split("/", 1)[1] for k in changed | gone)
-        hits = store.digests_naming(names, ids).get(fingerprint, set())
-        work.update(dict.fromkeys(hits, _Work(False, names, ids)))
-    return work
+        work = _Work(False, fingerprint, changed, names, ids)
+        named, citing = store.packages_named(names), store.packages_citing(ids)
+        states = store.states_of({d for d, _ in named} | {d for d, _ in citing})
+        for cites, rows in ((False, named), (True, citing)):
+            for digest, row in rows:
+                if states.get(digest) != fingerprint:
+                    continue
+                plan = plans.setdefault(digest, _Plan(work, [], set()))
+                if row["purl"] not in {r["purl"] for r in plan.rows}:
+                    plan.rows.append(row)
+                if cites:
+                    plan.cited.add(row["purl"])
+    return plans
 
 
-def _rematch(record: ImageRecord, work: _Work, db: AdvisoryDB) -> tuple[ImageRecord, ImageChange | None, int]:
-    vulns = [f for f in record.findings if f.kind is FindingKind.VULNERABILITY]
-    if work.full:
-        chosen = list(record.packages)
-    else:
-        cited = {f.package_purl for f in vulns if advisory_ids(f) & work.ids}
-        chosen = [p for p in record.packages if name_keys(p.package) & work.names or p.package.purl in cited]
-    if not chosen:
-        return record, None, 0
-    purls = {p.package.purl for p in chosen}
-    layers = {p.package.purl: p.layer for p in chosen}
-    found, _skipped = match_packages([p.package for p in chosen], db, record.distro)
-    fresh = [replace(f, layer=layers.get(f.package_purl or "")) if f.layer is None else f for f in found]
-    kept = [
-        f for f in record.findings if not (f.kind is FindingKind.VULNERABILITY and f.package_purl in purls)
+@dataclass
+class _Plan:
+    work: _Work
+    rows: list[dict[str, Any]]  # stored package rows to match again
+    cited: set[str]  # purls whose findings cite a changed or gone advisory: matched in full
+
+
+class _ChangedOnly(AdvisoryDB):
+    """The advisory database seen through the advisories changed since a state: a package that only a
+    new advisory names needs only that advisory evaluated, not the hundreds it already had."""
+
+    changed: frozenset[str] = frozenset()
+
+    def lookup(self, ecosystem: str, name: str) -> Iterator[tuple[Advisory, Affected]]:
+        for advisory, affected in super().lookup(ecosystem, name):
+            if f"{advisory.source}/{advisory.id}" in self.changed:
+                yield advisory, affected
+
+
+class _MatchCache:
+    """Findings per (package, distribution) within one rescan: a fleet shares most packages, so each
+    distinct package version is matched once however many images hold it."""
+
+    def __init__(self, db: AdvisoryDB) -> None:
+        self.db = db
+        self._known: dict[tuple[Package, OSRelease | None], tuple[Finding, ...]] = {}
+
+    def match(self, packages: Sequence[Package], distro: OSRelease | None) -> dict[str, list[Finding]]:
+        """Findings by package purl."""
+        unique = list(dict.fromkeys(packages))
+        missing = [p for p in unique if (p, distro) not in self._known]
+        if missing:
+            found, _skipped = match_packages(missing, self.db, distro)
+            by_purl = _by_purl(found)
+            for p in missing:
+                self._known[(p, distro)] = tuple(by_purl.get(p.purl, ()))
+        out: dict[str, list[Finding]] = {}
+        for p in unique:
+            out.setdefault(p.purl, []).extend(self._known[(p, distro)])
+        return out
+
+
+def _by_purl(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    out: dict[str, list[Finding]] = {}
+    for f in findings:
+        out.setdefault(f.package_purl or "", []).append(f)
+    return out
+
+
+@dataclass
+class _Matchers:
+    full: _MatchCache
+    db_path: Path
+    deltas: dict[str, _MatchCache] = field(default_factory=dict)
+
+    def delta(self, work: _Work) -> _MatchCache:
+        if work.since not in self.deltas:
+            db = _ChangedOnly.open(self.db_path)
+            assert isinstance(db, _ChangedOnly)  # ``open`` builds ``cls``
+            db.changed = work.changed
+            self.deltas[work.since] = _MatchCache(db)
+        return self.deltas[work.since]
+
+    def close(self) -> None:
+        for cache in self.deltas.values():
+            cache.db.close()
+
+
+def _rematch(
+    head: ImageHead, plan: _Plan, old: list[Finding], matchers: _Matchers
+) -> tuple[list[Finding], ImageChange | None]:
+    """The touched packages' new vulnerability findings, and the change against ``old`` (theirs)."""
+    work = plan.work
+    touched = [package_from_json(r) for r in plan.rows]
+    by_old = _by_purl(old)
+    full = [p for p in touched if work.full or p.package.purl in plan.cited]
+    fresh: dict[str, list[Finding]] = {}
+    delta_only = [p for p in touched if p not in full]
+    if delta_only:
+        added = matchers.delta(work).match([p.package for p in delta_only], head.distro)
+        for p in delta_only:
+            extra, had = added.get(p.package.purl, []), by_old.get(p.package.purl, [])
+            if not extra:
+                fresh[p.package.purl] = had
+            elif {i for f in extra for i in advisory_ids(f)} & {i for f in had for i in advisory_ids(f)}:
+                full.append(p)  # shares an id or alias with a finding it has: merging needs the full view
+            else:
+                fresh[p.package.purl] = [*had, *extra]
+    if full:
+        matched = matchers.full.match([p.package for p in full], head.distro)
+        for p in full:
+            fresh[p.package.purl] = matched.get(p.package.purl, [])
+    layers = {p.package.purl: p.layer for p in touched}
+    after_all = [
+        replace(f, layer=layers.get(purl)) if f.layer is None else f for purl, fs in fresh.items() for f in fs
     ]
-    before = {finding_key(f): f for f in vulns if f.package_purl in purls}
-    after = {finding_key(f): f for f in fresh}
+    before = {finding_key(f): f for f in old}
+    after = {finding_key(f): f for f in after_all}
     new = tuple(after[k] for k in sorted(after.keys() - before.keys()))
     resolved = tuple(before[k] for k in sorted(before.keys() - after.keys()))
-    updated = replace(record, findings=(*kept, *fresh))
-    change = ImageChange(record.digest, record.references, new, resolved) if new or resolved else None
-    return updated, change, len(chosen)
+    if not new and not resolved:
+        return after_all, None
+    return after_all, ImageChange(head.digest, head.references, new, resolved)
 
 
 def rescan(
@@ -181,23 +282,31 @@ def rescan(
     started = time.monotonic()
     now = time.time() if now is None else now
     current = advisory_state(db_path)
-    work = _plan(store, db_path, current)
-    updated: list[ImageRecord] = []
+    plans = _plan(store, db_path, current)
+    updated: list[tuple[Digest, Sequence[str], Sequence[Finding]]] = []
     changes: list[ImageChange] = []
     packages = 0
+    heads = store.heads(plans)
     with AdvisoryDB.open(db_path) as db:
-        for record in store.images(sorted(work)):
-            new_record, change, n = _rematch(record, work[str(record.digest)], db)
-            packages += n
-            if change is not None:
-                updated.append(new_record)
-                changes.append(change)
+        matchers = _Matchers(_MatchCache(db), db_path)
+        try:
+            for digest in sorted(plans):
+                plan = plans[digest]
+                purls = [r["purl"] for r in plan.rows]
+                old = store.vulnerabilities(digest, purls)
+                findings, change = _rematch(heads[digest], plan, old, matchers)
+                packages += len(plan.rows)
+                if change is not None:
+                    updated.append((change.digest, purls, findings))
+                    changes.append(change)
+        finally:
+            matchers.close()
     events = [("findings_changed", c.to_json()) for c in changes] if queue_events else []
     store.apply_rescan(updated, current, now, events)
     return RescanResult(
         current.fingerprint,
         store.count(),
-        len(work),
+        len(plans),
         packages,
         tuple(changes),
         time.monotonic() - started,

@@ -4,12 +4,13 @@
 ``watch`` keeps undelivered change events here so none is lost when a webhook is down.
 """
 
-from imagetrust.store.model import AdvisoryState, Event, ImageRecord, StoredPackage
+from imagetrust.store.model import AdvisoryState, Event, ImageHead, ImageRecord, StoredPackage
 from imagetrust.store.sql import InventoryStore, InventoryStoreError, default_store_location, open_inventory
 
 __all__ = [
     "AdvisoryState",
     "Event",
+    "ImageHead",
     "ImageRecord",
     "InventoryStore",
     "InventoryStoreError",

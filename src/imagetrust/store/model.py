@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -67,6 +68,18 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class ImageHead:
+    """What rescan needs of a stored image besides its packages."""
+
+    digest: Digest
+    references: tuple[str, ...]
+    distro: OSRelease | None
+    state: str | None
+    platform: str = ""
+    scanned_at: float = 0.0
+
+
+@dataclass(frozen=True)
 class Event:
     """A change to deliver (``watch``); kept until a delivery succeeded."""
 
@@ -93,23 +106,18 @@ def distro_from(text: str) -> OSRelease | None:
     return OSRelease(**data)
 
 
-def packages_json(packages: tuple[StoredPackage, ...]) -> str:
-    rows = []
-    for p in packages:
-        row = asdict(p.package)
-        row["layer"] = str(p.layer) if p.layer is not None else None
-        rows.append(row)
-    return json.dumps(rows, separators=(",", ":"))
+def package_json(p: StoredPackage) -> str:
+    row = asdict(p.package)
+    row["layer"] = str(p.layer) if p.layer is not None else None
+    return json.dumps(row, separators=(",", ":"))
 
 
-def packages_from(text: str) -> tuple[StoredPackage, ...]:
-    out = []
-    for row in json.loads(text):
-        layer = row.pop("layer", None)
-        for key in ("licenses", "locations", "files"):
-            row[key] = tuple(row.get(key) or ())
-        out.append(StoredPackage(Package(**row), Digest.parse(layer) if layer else None))
-    return tuple(out)
+def package_from_json(row: Mapping[str, Any]) -> StoredPackage:
+    fields = dict(row)
+    layer = fields.pop("layer", None)
+    for key in ("licenses", "locations", "files"):
+        fields[key] = tuple(fields.get(key) or ())
+    return StoredPackage(Package(**fields), Digest.parse(layer) if layer else None)
 
 
 def finding_to_json(f: Finding) -> dict[str, Any]:
@@ -138,34 +146,25 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
     )
 
 
-def findings_json(findings: tuple[Finding, ...]) -> str:
-    return json.dumps([finding_to_json(f) for f in findings], separators=(",", ":"))
-
-
-def findings_from(text: str) -> tuple[Finding, ...]:
-    return tuple(finding_from_json(d) for d in json.loads(text))
-
-
 def name_keys(package: Package) -> set[str]:
     """Normalised names a package may be looked up under (its own and its source package's)."""
-    names = {package.name}
-    if package.source_name:
-        names.add(package.source_name)
-    return {normalise_name(n) for n in names}
+    return row_name_keys({"name": package.name, "source_name": package.source_name})
+
+
+def row_name_keys(row: Mapping[str, Any]) -> set[str]:
+    """``name_keys`` of a stored package row, without building the package."""
+    keys = {normalise_name(row["name"])}
+    if row.get("source_name"):
+        keys.add(normalise_name(row["source_name"]))
+    return keys
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
 
 
 def normalise_name(name: str) -> str:
     """Lower-case, runs of ``-_.`` as one ``-``: a superset match for every ecosystem's lookup key."""
-    out, last_sep = [], False
-    for ch in name.lower():
-        if ch in "-_.":
-            if not last_sep:
-                out.append("-")
-            last_sep = True
-        else:
-            out.append(ch)
-            last_sep = False
-    return "".join(out)
+    return _SEPARATORS.sub("-", name.lower())
 
 
 def advisory_ids(finding: Finding) -> set[str]:

@@ -16,23 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from imagetrust.audit.findings import Finding, FindingKind
 from imagetrust.errors import CouldNotCheck, UsageError
 from imagetrust.oci.digest import Digest
 from imagetrust.store.model import (
     AdvisoryState,
     Event,
+    ImageHead,
     ImageRecord,
+    StoredPackage,
     advisory_ids,
     distro_from,
     distro_json,
-    findings_from,
-    findings_json,
+    finding_from_json,
+    finding_to_json,
     name_keys,
-    packages_from,
-    packages_json,
+    package_from_json,
+    package_json,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS it_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,8 +46,6 @@ CREATE TABLE IF NOT EXISTS it_images (
     digest TEXT PRIMARY KEY,
     platform TEXT NOT NULL,
     distro TEXT NOT NULL,
-    packages TEXT NOT NULL,
-    findings TEXT NOT NULL,
     state TEXT,
     first_seen DOUBLE PRECISION NOT NULL,
     scanned_at DOUBLE PRECISION NOT NULL
@@ -53,12 +54,21 @@ CREATE TABLE IF NOT EXISTS it_refs (
     digest TEXT NOT NULL, reference TEXT NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (digest, reference)
 );
-CREATE TABLE IF NOT EXISTS it_names (digest TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS it_packages (
+    digest TEXT NOT NULL, seq INTEGER NOT NULL, purl TEXT NOT NULL, row TEXT NOT NULL,
+    PRIMARY KEY (digest, seq)
+);
+CREATE INDEX IF NOT EXISTS it_packages_by_purl ON it_packages (digest, purl);
+CREATE TABLE IF NOT EXISTS it_names (digest TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS it_names_by_name ON it_names (name);
 CREATE INDEX IF NOT EXISTS it_names_by_digest ON it_names (digest);
-CREATE TABLE IF NOT EXISTS it_ids (digest TEXT NOT NULL, advisory TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS it_findings (
+    digest TEXT NOT NULL, kind TEXT NOT NULL, purl TEXT NOT NULL, row TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS it_findings_by_image ON it_findings (digest, kind, purl);
+CREATE TABLE IF NOT EXISTS it_ids (digest TEXT NOT NULL, purl TEXT NOT NULL, advisory TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS it_ids_by_advisory ON it_ids (advisory);
-CREATE INDEX IF NOT EXISTS it_ids_by_digest ON it_ids (digest);
+CREATE INDEX IF NOT EXISTS it_ids_by_image ON it_ids (digest, purl);
 CREATE TABLE IF NOT EXISTS it_events (
     id {identity},
     created DOUBLE PRECISION NOT NULL,
@@ -180,15 +190,15 @@ class InventoryStore:
 
     # ------------------------------------------------------------------------------------------ images
 
-    def _index(self, record: ImageRecord, replace_names: bool) -> None:
-        digest = str(record.digest)
-        if replace_names:
-            self._run("DELETE FROM it_names WHERE digest = ?", (digest,))
-            names = sorted({n for p in record.packages for n in name_keys(p.package)})
-            self._many("INSERT INTO it_names VALUES (?, ?)", [(digest, n) for n in names])
-        self._run("DELETE FROM it_ids WHERE digest = ?", (digest,))
-        ids = sorted({i for f in record.findings for i in advisory_ids(f)})
-        self._many("INSERT INTO it_ids VALUES (?, ?)", [(digest, i) for i in ids])
+    def _put_findings(self, digest: str, findings: Iterable[Finding]) -> None:
+        rows, ids = [], []
+        for f in findings:
+            purl = f.package_purl or ""
+            rows.append((digest, f.kind.value, purl, json.dumps(finding_to_json(f), separators=(",", ":"))))
+            if f.kind is FindingKind.VULNERABILITY:
+                ids += [(digest, purl, i) for i in sorted(advisory_ids(f))]
+        self._many("INSERT INTO it_findings VALUES (?, ?, ?, ?)", rows)
+        self._many("INSERT INTO it_ids VALUES (?, ?, ?)", ids)
 
     def record(self, record: ImageRecord, state: AdvisoryState | None) -> None:
         """Store (or replace) an image's inventory and findings, with the references it was seen under."""
@@ -197,94 +207,96 @@ class InventoryStore:
         with self._transaction():
             fingerprint = self._put_state(state, now) if state is not None else None
             first = self._run("SELECT first_seen FROM it_images WHERE digest = ?", (digest,)).fetchone()
-            self._run("DELETE FROM it_images WHERE digest = ?", (digest,))
+            for table in ("it_images", "it_packages", "it_names", "it_findings", "it_ids"):
+                self._run(f"DELETE FROM {table} WHERE digest = ?", (digest,))  # noqa: S608
             self._run(
-                "INSERT INTO it_images VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO it_images VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     digest,
                     record.platform,
                     distro_json(record.distro),
-                    packages_json(record.packages),
-                    findings_json(record.findings),
                     fingerprint,
                     first[0] if first else now,
                     now,
                 ),
             )
+            self._many(
+                "INSERT INTO it_packages VALUES (?, ?, ?, ?)",
+                [(digest, i, p.package.purl, package_json(p)) for i, p in enumerate(record.packages)],
+            )
+            self._many(
+                "INSERT INTO it_names VALUES (?, ?, ?)",
+                [(digest, n, i) for i, p in enumerate(record.packages) for n in sorted(name_keys(p.package))],
+            )
+            self._put_findings(digest, record.findings)
             for reference in record.references:
                 self._run("DELETE FROM it_refs WHERE digest = ? AND reference = ?", (digest, reference))
                 self._run("INSERT INTO it_refs VALUES (?, ?, ?)", (digest, reference, now))
-            self._index(record, replace_names=True)
 
-    def _references(self, digests: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    def _select_in(self, query: str, values: Iterable[str], extra: Sequence[Any] = ()) -> list[Any]:
+        """``query`` with ``{marks}`` filled for each chunk of ``values`` (bound as parameters)."""
+        rows: list[Any] = []
+        for chunk in _chunks(sorted(set(values))):
+            rows += self._run(query.format(marks=",".join("?" * len(chunk))), [*extra, *chunk]).fetchall()
+        return rows
+
+    def _references(self, digests: Iterable[str]) -> dict[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {}
-        for chunk in _chunks(digests):
-            marks = ",".join("?" * len(chunk))
-            rows = self._run(
-                f"SELECT digest, reference FROM it_refs WHERE digest IN ({marks})"  # noqa: S608
-                " ORDER BY last_seen DESC, reference",
-                chunk,
-            ).fetchall()
-            for digest, reference in rows:
-                out.setdefault(digest, []).append(reference)
+        query = (
+            "SELECT digest, reference FROM it_refs WHERE digest IN ({marks})"
+            " ORDER BY last_seen DESC, reference"
+        )
+        for digest, reference in self._select_in(query, digests):
+            out.setdefault(digest, []).append(reference)
         return {d: tuple(refs) for d, refs in out.items()}
 
-    def images(self, digests: Sequence[str] | None = None) -> list[ImageRecord]:
-        """Every stored image, or those named (in digest order)."""
-        columns = "digest, platform, distro, packages, findings, state, scanned_at"
-        if digests is None:
-            rows = self._run(f"SELECT {columns} FROM it_images ORDER BY digest").fetchall()  # noqa: S608
-        else:
-            rows = []
-            for chunk in _chunks(sorted(digests)):
-                marks = ",".join("?" * len(chunk))
-                rows += self._run(
-                    f"SELECT {columns} FROM it_images WHERE digest IN ({marks})",  # noqa: S608
-                    chunk,
-                ).fetchall()
-            rows.sort(key=lambda r: r[0])
-        refs = self._references([r[0] for r in rows])
-        return [
-            ImageRecord(
-                digest=Digest.parse(r[0]),
-                references=refs.get(r[0], ()),
-                platform=r[1],
-                distro=distro_from(r[2]),
-                packages=packages_from(r[3]),
-                findings=findings_from(r[4]),
-                state=r[5],
-                scanned_at=float(r[6]),
+    def heads(self, digests: Iterable[str]) -> dict[str, ImageHead]:
+        """References, distribution and state of the named images."""
+        query = "SELECT digest, distro, state, platform, scanned_at FROM it_images WHERE digest IN ({marks})"
+        rows = self._select_in(query, digests)
+        refs = self._references(r[0] for r in rows)
+        return {
+            r[0]: ImageHead(
+                Digest.parse(r[0]), refs.get(r[0], ()), distro_from(r[1]), r[2], r[3], float(r[4])
             )
             for r in rows
+        }
+
+    def images(self, digests: Sequence[str] | None = None) -> list[ImageRecord]:
+        """Every stored image, or those named (in digest order), fully read."""
+        if digests is None:
+            digests = [r[0] for r in self._run("SELECT digest FROM it_images").fetchall()]
+        heads = self.heads(digests)
+        packages: dict[str, list[tuple[int, StoredPackage]]] = {}
+        for digest, seq, row in self._select_in(
+            "SELECT digest, seq, row FROM it_packages WHERE digest IN ({marks})", heads
+        ):
+            packages.setdefault(digest, []).append((int(seq), package_from_json(json.loads(row))))
+        findings: dict[str, list[Finding]] = {}
+        for digest, row in self._select_in(
+            "SELECT digest, row FROM it_findings WHERE digest IN ({marks})", heads
+        ):
+            findings.setdefault(digest, []).append(finding_from_json(json.loads(row)))
+        return [
+            ImageRecord(
+                digest=h.digest,
+                references=h.references,
+                platform=h.platform,
+                distro=h.distro,
+                packages=tuple(p for _, p in sorted(packages.get(d, []), key=lambda t: t[0])),
+                findings=tuple(findings.get(d, [])),
+                state=h.state,
+                scanned_at=h.scanned_at,
+            )
+            for d, h in sorted(heads.items())
         ]
 
     def count(self) -> int:
         return int(self._run("SELECT COUNT(*) FROM it_images").fetchone()[0])
 
-    def digests_naming(self, names: Iterable[str], advisory: Iterable[str]) -> dict[str | None, set[str]]:
-        """Images (grouped by their state) holding any package name, or a finding citing any advisory id."""
-        found: set[str] = set()
-        for table, column, values in (("it_names", "name", names), ("it_ids", "advisory", advisory)):
-            for chunk in _chunks(sorted(set(values))):
-                marks = ",".join("?" * len(chunk))
-                rows = self._run(
-                    f"SELECT DISTINCT digest FROM {table} WHERE {column} IN ({marks})",  # noqa: S608
-                    chunk,
-                ).fetchall()
-                found.update(r[0] for r in rows)
-        return self._by_state(found)
-
-    def _by_state(self, digests: set[str]) -> dict[str | None, set[str]]:
-        out: dict[str | None, set[str]] = {}
-        for chunk in _chunks(sorted(digests)):
-            marks = ",".join("?" * len(chunk))
-            rows = self._run(
-                f"SELECT digest, state FROM it_images WHERE digest IN ({marks})",  # noqa: S608
-                chunk,
-            ).fetchall()
-            for digest, state in rows:
-                out.setdefault(state, set()).add(digest)
-        return out
+    def states_of(self, digests: Iterable[str]) -> dict[str, str | None]:
+        query = "SELECT digest, state FROM it_images WHERE digest IN ({marks})"
+        return {d: s for d, s in self._select_in(query, digests)}
 
     def digests_with_state(self, fingerprint: str | None) -> set[str]:
         if fingerprint is None:
@@ -293,24 +305,52 @@ class InventoryStore:
             rows = self._run("SELECT digest FROM it_images WHERE state = ?", (fingerprint,)).fetchall()
         return {r[0] for r in rows}
 
+    def packages_named(self, names: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(digest, package row) for every stored package with one of these normalised names."""
+        query = (
+            "SELECT DISTINCT p.digest, p.seq, p.row FROM it_names n"
+            " JOIN it_packages p ON p.digest = n.digest AND p.seq = n.seq WHERE n.name IN ({marks})"
+        )
+        return [(d, json.loads(row)) for d, _seq, row in self._select_in(query, names)]
+
+    def packages_citing(self, advisory: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(digest, package row) for packages with a vulnerability finding citing one of these ids."""
+        query = (
+            "SELECT DISTINCT p.digest, p.seq, p.row FROM it_ids i"
+            " JOIN it_packages p ON p.digest = i.digest AND p.purl = i.purl WHERE i.advisory IN ({marks})"
+        )
+        return [(d, json.loads(row)) for d, _seq, row in self._select_in(query, advisory)]
+
+    def all_packages(self, digest: str) -> list[dict[str, Any]]:
+        rows = self._run("SELECT row FROM it_packages WHERE digest = ? ORDER BY seq", (digest,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def vulnerabilities(self, digest: str, purls: Iterable[str]) -> list[Finding]:
+        """The image's stored vulnerability findings for these packages."""
+        query = "SELECT row FROM it_findings WHERE digest = ? AND kind = ? AND purl IN ({marks})"
+        rows = self._select_in(query, purls, (digest, FindingKind.VULNERABILITY.value))
+        return [finding_from_json(json.loads(r[0])) for r in rows]
+
     def apply_rescan(
         self,
-        updated: Sequence[ImageRecord],
+        updated: Sequence[tuple[Digest, Sequence[str], Sequence[Finding]]],
         state: AdvisoryState,
         now: float,
         events: Sequence[tuple[str, Mapping[str, Any]]] = (),
     ) -> None:
-        """One transaction: new findings for changed images, every image marked as matched against
-        ``state``, and the change events queued, so a detected change is never recorded without its event.
+        """One transaction: for each (image, packages, findings) the packages' vulnerability findings
+        replaced, every image marked as matched against ``state``, and the change events queued, so a
+        detected change is never recorded without its event.
         """
+        vuln = FindingKind.VULNERABILITY.value
         with self._transaction():
             fingerprint = self._put_state(state, now)
-            for record in updated:
-                self._run(
-                    "UPDATE it_images SET findings = ?, scanned_at = ? WHERE digest = ?",
-                    (findings_json(record.findings), now, str(record.digest)),
-                )
-                self._index(record, replace_names=False)
+            for digest, purls, findings in updated:
+                for purl in purls:
+                    params = (str(digest), vuln, purl)
+                    self._run("DELETE FROM it_findings WHERE digest = ? AND kind = ? AND purl = ?", params)
+                    self._run("DELETE FROM it_ids WHERE digest = ? AND purl = ?", (str(digest), purl))
+                self._put_findings(str(digest), findings)
             self._run(
                 "UPDATE it_images SET state = ?, scanned_at = ? WHERE state IS NULL OR state <> ?",
                 (fingerprint, now, fingerprint),
