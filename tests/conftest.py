@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,16 @@ def shared_data(relative: str) -> Path:
     if os.environ.get("IMAGETRUST_REQUIRE_TOOLS") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _inventory_store_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``audit`` and ``check`` record into the inventory store by default: keep test runs (and the CLI
+    subprocesses they start) out of the user's data directory."""
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("xdg-data-home"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = before

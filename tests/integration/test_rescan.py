@@ -155,3 +155,20 @@ def test_no_store_records_nothing_and_a_missing_database_is_could_not_check(tmp_
     assert report["images"] == 0
     done = run_cli("rescan", "--store", store, "--db", str(tmp_path / "none.sqlite"))
     assert done.returncode == 3 and "none.sqlite" in done.stderr
+
+
+def test_check_records_the_audit_it_ran_and_rescan_follows_it(tmp_path: Path) -> None:
+    store, db = str(tmp_path / "inv.sqlite"), tmp_path / "advisories.sqlite"
+    db_import(db, ADVISORIES / "PYSEC-2019-217.yaml")
+    key = REPO / "fixtures" / "demo" / "keys" / "cosign.pub"
+    done = run_cli("check", DEMO, "--key", str(key), "--db", str(db), "--store", store, "--no-cache")
+    # The demo's default-policy decision (indeterminate: no Debian data, no malware rules) does not matter
+    # here; the audit check ran is what gets recorded.
+    assert done.returncode == 3 and "could not decide" in done.stderr, done.stderr
+    with open_inventory(store) as opened:
+        [record] = opened.images()
+    assert [f.id for f in record.findings if f.kind.value == "vulnerability"] == ["PYSEC-2019-217"]
+    assert any(p.package.name == "Jinja2" for p in record.packages) and record.state is not None
+    db_import(db, ADVISORIES / "PYSEC-2021-66.yaml")
+    _, report = rescan(store, db)
+    assert [f["id"] for c in report["changes"] for f in c["new"]] == ["PYSEC-2021-66"]
