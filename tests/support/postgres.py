@@ -60,6 +60,14 @@ def start_postgres() -> PostgresServer:
         root.chmod(0o755)
     else:
         user = getpass.getuser()
+    try:
+        return _start(root, user)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _start(root: Path, user: str) -> PostgresServer:
     data = root / "data"
     _run(
         user, [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "--no-sync", "-E", "UTF8"]

@@ -233,11 +233,15 @@ class InventoryStore:
                 self._run("DELETE FROM it_refs WHERE digest = ? AND reference = ?", (digest, reference))
                 self._run("INSERT INTO it_refs VALUES (?, ?, ?)", (digest, reference, now))
 
-    def _select_in(self, query: str, values: Iterable[str], extra: Sequence[Any] = ()) -> list[Any]:
+    def _select_in(
+        self, query: str, values: Iterable[str], extra: Sequence[Any] = (), *, fetch: bool = True
+    ) -> list[Any]:
         """``query`` with ``{marks}`` filled for each chunk of ``values`` (bound as parameters)."""
         rows: list[Any] = []
         for chunk in _chunks(sorted(set(values))):
-            rows += self._run(query.format(marks=",".join("?" * len(chunk))), [*extra, *chunk]).fetchall()
+            cur = self._run(query.format(marks=",".join("?" * len(chunk))), [*extra, *chunk])
+            if fetch:
+                rows += cur.fetchall()
         return rows
 
     def _references(self, digests: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -346,10 +350,18 @@ class InventoryStore:
         with self._transaction():
             fingerprint = self._put_state(state, now)
             for digest, purls, findings in updated:
-                for purl in purls:
-                    params = (str(digest), vuln, purl)
-                    self._run("DELETE FROM it_findings WHERE digest = ? AND kind = ? AND purl = ?", params)
-                    self._run("DELETE FROM it_ids WHERE digest = ? AND purl = ?", (str(digest), purl))
+                self._select_in(
+                    "DELETE FROM it_findings WHERE digest = ? AND kind = ? AND purl IN ({marks})",
+                    purls,
+                    (str(digest), vuln),
+                    fetch=False,
+                )
+                self._select_in(
+                    "DELETE FROM it_ids WHERE digest = ? AND purl IN ({marks})",
+                    purls,
+                    (str(digest),),
+                    fetch=False,
+                )
                 self._put_findings(str(digest), findings)
             self._run(
                 "UPDATE it_images SET state = ?, scanned_at = ? WHERE state IS NULL OR state <> ?",
