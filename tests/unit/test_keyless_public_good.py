@@ -10,7 +10,7 @@ import pytest
 from imagetrust.errors import VerificationFailed
 from imagetrust.limits import DEFAULT_LIMITS
 from imagetrust.oci.digest import Digest
-from imagetrust.trust.sigstore_root import public_good_trusted_root
+from imagetrust.trust.paths import public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
 from imagetrust.verify.keyless_bundle import KeylessTrust, VerifiedBundle, verify_keyless_bundle
 from tests.conftest import shared_data

@@ -12,12 +12,8 @@ import pytest
 
 from imagetrust.errors import ConfigError, LocalInputError
 from imagetrust.trust.config import Authority, load_trust_config, parse_trust_config
-from imagetrust.trust.sigstore_root import (
-    load_trusted_root,
-    parse_trusted_root,
-    public_good_trusted_root,
-    trust_roots_dir,
-)
+from imagetrust.trust.paths import public_good_trusted_root, trust_roots_dir
+from imagetrust.trust.sigstore_root import load_trusted_root, parse_trusted_root
 from tests.conftest import REPO
 from tests.support.sigstore_instance import SigstoreInstance
 

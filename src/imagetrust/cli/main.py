@@ -2,28 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from imagetrust import __version__
-from imagetrust.cli.attest_cmd import attest_command
-from imagetrust.cli.audit_cmd import audit_command
-from imagetrust.cli.check_cmd import check_command
 from imagetrust.cli.console import Console
-from imagetrust.cli.db_cmd import db_command
-from imagetrust.cli.inspect_cmd import inspect_command
-from imagetrust.cli.promote_cmd import promote_command
-from imagetrust.cli.rescan_cmd import rescan_command
-from imagetrust.cli.serve_cmd import serve_command
-from imagetrust.cli.verify_blob_cmd import verify_blob_command
-from imagetrust.cli.verify_cmd import verify_command
-from imagetrust.cli.watch_cmd import watch_command
 from imagetrust.errors import ExitCode, ImageTrustError
 
+# name -> "module:attribute"; a command's module (and what it imports: sigstore, the audit stack) is loaded
+# only when that command runs, so `imagetrust verify --key` does not pay for what it does not use.
+_COMMANDS = {
+    "attest": "imagetrust.cli.attest_cmd:attest_command",
+    "audit": "imagetrust.cli.audit_cmd:audit_command",
+    "check": "imagetrust.cli.check_cmd:check_command",
+    "db": "imagetrust.cli.db_cmd:db_command",
+    "inspect": "imagetrust.cli.inspect_cmd:inspect_command",
+    "promote": "imagetrust.cli.promote_cmd:promote_command",
+    "rescan": "imagetrust.cli.rescan_cmd:rescan_command",
+    "serve": "imagetrust.cli.serve_cmd:serve_command",
+    "verify": "imagetrust.cli.verify_cmd:verify_command",
+    "verify-blob": "imagetrust.cli.verify_blob_cmd:verify_blob_command",
+    "watch": "imagetrust.cli.watch_cmd:watch_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="imagetrust")
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for debug logs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
@@ -38,19 +63,6 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = console
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="imagetrust: %(message)s")
-
-
-cli.add_command(audit_command)
-cli.add_command(check_command)
-cli.add_command(attest_command)
-cli.add_command(promote_command)
-cli.add_command(db_command)
-cli.add_command(inspect_command)
-cli.add_command(verify_command)
-cli.add_command(verify_blob_command)
-cli.add_command(rescan_command)
-cli.add_command(serve_command)
-cli.add_command(watch_command)
 
 
 def main(argv: list[str] | None = None) -> int:

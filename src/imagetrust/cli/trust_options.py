@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from cryptography import x509
@@ -18,10 +18,12 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from imagetrust.errors import LocalInputError, UsageError
-from imagetrust.pipeline.check import KeylessMaterial
 from imagetrust.trust.keys import PublicKey, load_public_key
-from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
+from imagetrust.trust.paths import public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
+
+if TYPE_CHECKING:
+    from imagetrust.pipeline.check import KeylessMaterial
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -133,6 +135,8 @@ def legacy_material(
     """Fulcio CAs and Rekor keys for legacy keyless signatures, from the trusted root unless given."""
     if root_path is None or (roots and rekor):
         return roots, rekor
+    from imagetrust.trust.sigstore_root import load_trusted_root
+
     root = load_trusted_root(root_path)
     if not roots:
         roots = tuple(cert for ca in root.certificate_authorities for cert in ca.chain)
@@ -161,4 +165,6 @@ def keyless_material(
     rekor = tuple(load_public_key(p) for p in rekor_keys)
     if keyless:
         roots, rekor = legacy_material(root, roots, rekor)
+    from imagetrust.pipeline.check import KeylessMaterial
+
     return KeylessMaterial(root, roots, rekor)

@@ -22,7 +22,8 @@ from imagetrust.errors import LimitExceeded, LocalInputError, UsageError, Verifi
 from imagetrust.limits import DEFAULT_LIMITS, Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.trust.keys import PublicKey, load_public_key
-from imagetrust.trust.sigstore_root import load_trusted_root, public_good_trusted_root
+from imagetrust.trust.paths import public_good_trusted_root
+from imagetrust.trust.sigstore_root import load_trusted_root
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.encoding import load_strict_object
 from imagetrust.verify.identity import IdentityPolicy

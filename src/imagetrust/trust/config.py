@@ -20,7 +20,7 @@ from typing import Any
 
 from imagetrust.errors import ConfigError, InvalidReference
 from imagetrust.oci.reference import parse_registry_ref
-from imagetrust.trust.sigstore_root import public_good_trusted_root
+from imagetrust.trust.paths import public_good_trusted_root
 
 CONFIG_VERSION = 1
 _MAX_CONFIG_BYTES = 1024 * 1024

@@ -13,22 +13,19 @@ import base64
 import binascii
 import datetime
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from sigstore.errors import Error as SigstoreError
-from sigstore.models import TrustedRoot
-from sigstore_models.trustroot import v1 as trustroot_v1
 
 from imagetrust.errors import LocalInputError
 
+if TYPE_CHECKING:
+    from sigstore.models import TrustedRoot
+
 TRUSTED_ROOT_MEDIA_TYPE = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 _MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024
-PUBLIC_GOOD_FILE = "public-good.trusted_root.json"
-TRUST_ROOTS_ENV = "IMAGETRUST_TRUST_ROOTS"
 
 
 @dataclass(frozen=True)
@@ -184,6 +181,11 @@ def parse_trusted_root(raw: bytes, source: str) -> SigstoreTrustedRoot:
         raise LocalInputError(f"{source}: names no transparency log")
     if not authorities:
         raise LocalInputError(f"{source}: names no certificate authority")
+    # sigstore-python costs ~0.5 s to import: only code that reads a trusted root pays for it.
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import TrustedRoot
+    from sigstore_models.trustroot import v1 as trustroot_v1
+
     try:
         inner = trustroot_v1.TrustedRoot.from_json(raw)
         sigstore_root = TrustedRoot(inner)
@@ -212,28 +214,3 @@ def load_trusted_root(path: Path) -> SigstoreTrustedRoot:
     except OSError as e:
         raise LocalInputError(f"{path}: cannot read trusted root ({e.strerror or e})") from e
     return parse_trusted_root(raw, str(path))
-
-
-def trust_roots_dir() -> Path:
-    """``$IMAGETRUST_TRUST_ROOTS``, else the copy shipped inside an installed wheel, else the source tree's.
-
-    The wheel carries ``trust-roots/`` as ``imagetrust/trust-roots`` (pyproject ``force-include``), so an
-    installed imagetrust finds the pinned root without a checkout.
-    """
-    configured = os.environ.get(TRUST_ROOTS_ENV)
-    if configured:
-        return Path(configured)
-    packaged = Path(__file__).resolve().parents[1] / "trust-roots"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "trust-roots"
-
-
-def public_good_trusted_root() -> Path:
-    """The pinned Sigstore public-good trusted root (see trust-roots/README.md for its provenance)."""
-    path = trust_roots_dir() / PUBLIC_GOOD_FILE
-    if not path.is_file():
-        raise LocalInputError(
-            f"{path}: pinned public-good trusted root not found; pass --trusted-root or set {TRUST_ROOTS_ENV}"
-        )
-    return path
