@@ -262,6 +262,9 @@ def test_malformed_requests_get_errors_and_the_server_keeps_serving(webhook: Web
     request = {"uid": "u", "kind": {"kind": "Pod"}, "object": no_image}
     review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
     assert webhook.request("POST", "/validate", json.dumps(review).encode())[0] == 400
+    for request in ({"uid": "u", "kind": "Pod", "object": {}}, {"uid": "u", "kind": {}, "object": [1]}):
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        assert webhook.request("POST", "/validate", json.dumps(review).encode())[0] == 400
     assert webhook.request("POST", "/elsewhere", b"{}")[0] == 404
     # Over the body limit: refused from the header, before reading a byte of it.
     assert webhook.request("POST", "/validate", b"x", **{"Content-Length": str(64 << 20)})[0] == 413

@@ -218,8 +218,11 @@ class Admission:
         deadline = started + self.settings.deadline_seconds
         request = _parse_review(body, self.settings.source.limits.json_depth)
         uid = request["uid"]
-        kind = str((request.get("kind") or {}).get("kind") or "")
+        kind_field = request.get("kind") or {}
         obj = request.get("object")
+        if not isinstance(kind_field, dict) or not isinstance(obj, dict | None):
+            raise AdmissionRequestError("AdmissionReview request.kind and request.object must be objects")
+        kind = str(kind_field.get("kind") or "")
         if request.get("operation") == "DELETE" or obj is None:
             return _response(uid, True, "nothing to run")
         located = pod_images(obj, kind)
@@ -239,7 +242,7 @@ class Admission:
                 "uid": uid,
                 "kind": kind,
                 "namespace": request.get("namespace"),
-                "name": request.get("name") or (obj.get("metadata") or {}).get("name"),
+                "name": request.get("name") or _name_of(obj),
                 "allowed": allowed,
                 "images": [
                     {
@@ -255,6 +258,12 @@ class Admission:
             }
         )
         return _response(uid, allowed, f"imagetrust: {message}", warnings)
+
+
+def _name_of(obj: dict[str, Any]) -> str | None:
+    metadata = obj.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _parse_review(body: bytes, max_depth: int) -> dict[str, Any]:
@@ -341,6 +350,9 @@ def _handler(admission: Admission, log: Log) -> type[BaseHTTPRequestHandler]:
                 doc = admission.review(body)
             except AdmissionRequestError as e:
                 self._error(400, e.diagnostics())
+                return
+            except Exception as e:  # a bug answers 500 (the API server applies failurePolicy) and is logged
+                self._error(500, f"internal error: {type(e).__name__}")
                 return
             self._send(200, doc)
 
