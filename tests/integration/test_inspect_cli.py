@@ -254,3 +254,25 @@ def test_output_file_written_whole(two_layer_layout: Path, tmp_path: Path) -> No
     assert done.stdout == ""
     assert json.loads(target.read_text())["digest"].startswith("sha256:")
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_output_to_a_device_or_through_a_symlink_keeps_them(two_layer_layout: Path, tmp_path: Path) -> None:
+    """`-o /dev/null` once replaced the device with a regular file (atomic rename); never again."""
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    done = run_cli("inspect", f"oci:{two_layer_layout}:v1", "--format", "json", "-o", str(fifo))
+    received = reader.communicate(timeout=60)[0]
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert json.loads(received)["digest"].startswith("sha256:")
+
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    done = run_cli("inspect", f"oci:{two_layer_layout}:v1", "--format", "json", "-o", str(link))
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and json.loads(real.read_text())["digest"].startswith("sha256:")

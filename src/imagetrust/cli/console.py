@@ -45,17 +45,31 @@ def default_format() -> str:
 
 
 def write_document(text: str, output: Path | None) -> None:
-    """Write a document to stdout, or atomically to ``output`` (a reader never sees half a file)."""
+    """Write a document to stdout, or to ``output``.
+
+    A regular file (or a new one) is replaced atomically, so a reader never sees half a document and a
+    failed run leaves the previous file intact; a symlink is followed, not replaced.  Anything else that
+    exists (``/dev/null``, a FIFO, a terminal) is written in place: renaming over it would destroy it.
+    """
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
-    directory = output.parent if str(output.parent) else Path()
     if output.is_dir():
         raise LocalInputError(f"--output {output}: is a directory")
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(output)
+        if output.exists() and not output.is_file():
+            with output.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        target = output.resolve() if output.is_symlink() else output
+        directory = target.parent if str(target.parent) else Path()
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError as e:
         raise LocalInputError(f"--output {output}: cannot write ({e.strerror or e})") from e
