@@ -88,8 +88,9 @@ def policy_scanners(policy: Policy, options: ScannerOptions) -> tuple[list[Scann
     return scanners, tuple(missing)
 
 
-def _verify_options(policy: Policy, material: KeylessMaterial) -> list[VerifyOptions]:
-    """One run with every trusted key, plus one per keyless identity (verify takes one identity)."""
+def verify_options(policy: Policy, material: KeylessMaterial) -> list[VerifyOptions]:
+    """The verify runs a policy's authorities need: one with every trusted key, plus one per keyless
+    identity (a verify run takes one identity). Shared by ``check`` and the admission server."""
     authorities = policy.authorities()
     keys = tuple(a.key for a in authorities if isinstance(a, KeyAuthority))
     identities = [a.identity for a in authorities if isinstance(a, KeylessAuthority)]
@@ -149,7 +150,7 @@ def _keyed_statements(
     return out
 
 
-def _verification(
+def collect_verification(
     store: ImageStore,
     digest: Digest,
     results: Sequence[VerifyResult],
@@ -157,6 +158,10 @@ def _verification(
     keys: Sequence[PublicKey],
     settings: SourceSettings,
 ) -> Verification:
+    """Fold verify runs into the ``Verification`` policy evaluates: signers and attestations that
+    verified for ``digest`` only, what could not be checked (``errors`` and indeterminate subjects),
+    and what was rejected. Keyed attestations whose statement the verify report does not carry are
+    read and verified again here. Shared by ``check`` and the admission server."""
     signers: dict[str, VerifiedSigner] = {}
     typed: list[tuple[str, VerifiedSigner, VerifiedStatement | None]] = []
     could_not_check = list(errors)
@@ -242,7 +247,7 @@ def check_image(
     results: list[VerifyResult] = []
     errors: list[str] = []
     keys = tuple(a.key for a in policy.authorities() if isinstance(a, KeyAuthority))
-    for options in _verify_options(policy, keyless or KeylessMaterial()):
+    for options in verify_options(policy, keyless or KeylessMaterial()):
         try:
             result = verify_image(pinned, settings, options)
         except CouldNotCheck as e:
@@ -252,7 +257,7 @@ def check_image(
             errors.append(f"verification saw {result.digest}, not the resolved {digest}")
             continue
         results.append(result)
-    verification = _verification(store, digest, results, errors, keys, settings)
+    verification = collect_verification(store, digest, results, errors, keys, settings)
 
     missing: tuple[str, ...] = ()
     if scanners is None:

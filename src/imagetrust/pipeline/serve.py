@@ -28,7 +28,7 @@ from typing import Any
 from imagetrust.errors import CouldNotCheck, ImageTrustError, InvalidReference, LocalInputError
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import parse_registry_ref
-from imagetrust.pipeline.check import KeylessMaterial, _verification, _verify_options
+from imagetrust.pipeline.check import KeylessMaterial, collect_verification, verify_options
 from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.pipeline.verify import verify_image
 from imagetrust.policy.evaluate import Outcome, evaluate
@@ -178,7 +178,7 @@ class Admission:
         source = self.settings.source
         results: list[VerifyResult] = []
         errors: list[str] = []
-        for options in _verify_options(self._policy, self.settings.keyless):
+        for options in verify_options(self._policy, self.settings.keyless):
             try:
                 result = verify_image(pinned, source, options)
             except CouldNotCheck as e:
@@ -190,7 +190,7 @@ class Admission:
         keys = tuple(a.key for a in self._policy.authorities() if isinstance(a, KeyAuthority))
         store = open_store(parse_registry_ref(pinned), source.registry, source.limits, None)
         try:
-            verification = _verification(store, digest, results, errors, keys, source)
+            verification = collect_verification(store, digest, results, errors, keys, source)
         except ImageTrustError as e:
             return ImageVerdict(image, digest, False, f"{image}: could not check: {e.diagnostics()}", False)
         decision = evaluate(self._policy, name, verification, None, datetime.now(UTC))
