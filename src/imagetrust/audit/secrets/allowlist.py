@@ -32,6 +32,9 @@ _TEST_PATHS = (
 _PLACEHOLDER = re.compile(
     rb"(?i)example|xxxx|\*\*\*|changeme|change_me|change-me|redacted|placeholder|replace[_-]?me|your[_-]"
     rb"|\$\{|\{\{|%\(|<[^>]*>|^\$[A-Za-z_]|^%[A-Za-z_]+%$|\.\.\."
+    # digests of empty input (md5, sha1, sha256): what a tool prints before it hashed anything
+    rb"|d41d8cd98f00b204e9800998ecf8427e|da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    rb"|e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 )
 # Extra words that mark a keyword-heuristic value as made up.
 _GENERIC_STOPWORDS = re.compile(

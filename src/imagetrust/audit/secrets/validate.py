@@ -117,28 +117,45 @@ def generic(match: re.Match[bytes], value: bytes) -> bool:
     if _NUMERIC_THING.match(value):
         return False
     has_digit = len(value.translate(None, b"0123456789")) < len(value)
-    has_upper = value.lower() != value
-    has_lower = value.upper() != value
     # without digits only a long, letter-random value passes (`uuvclbfguuiyupykpp...`, not `someLongName`)
-    if not has_digit and not (len(value) >= 20 and shannon(value) >= 3.8 and not (has_upper and has_lower)):
+    if not has_digit and not (len(value) >= 16 and shannon(value) >= 3.5):
         return False
     return not _looks_like_a_name(value)
 
 
 _PART = re.compile(rb"^(?:[A-Za-z]+[0-9]*|[0-9]{1,4})$")
 _TOKEN = re.compile(rb"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+_VOWELS = frozenset(b"aeiouy")
+_CONSONANT_RUN = re.compile(rb"[b-df-hj-np-tv-xz]{5,}")
+
+
+def _wordlike(token: bytes) -> bool:
+    """`Strict`, `scancode`, `nistp`: could be a word or abbreviation; `wnthgqttzelo` could not."""
+    if not token.isalpha() or len(token) <= 3:
+        return True
+    low = token.lower()
+    if len(token) > 20 or _CONSONANT_RUN.search(low):
+        return False
+    return len(token) < 8 or sum(1 for c in low if c in _VOWELS) / len(token) >= 0.2
 
 
 def _looks_like_a_name(value: bytes) -> bool:
     """`aardvark-py-2014`, `LicenseRef-scancode-x-1.0`, `Ed25519PrivateKey`: identifiers, not keys.
 
-    Random keys break into many one- or two-character letter/digit runs; names into few long words.
+    Random keys break into many one- or two-character letter/digit runs, or into letter runs no language
+    spells (long, few vowels, long consonant clusters); names into few long pronounceable words.
     """
+    tokens = _TOKEN.findall(value)
+    letters = [t for t in tokens if t.isalpha()]
+    if not letters or not all(_wordlike(t) for t in letters):
+        return False
     parts = [p for p in re.split(rb"[_\-.]", value) if p]
     if len(parts) >= 3 and all(_PART.match(p) for p in parts):
         return True
-    tokens = _TOKEN.findall(value)
-    return len(tokens) >= 2 and sum(map(len, tokens)) / len(tokens) >= 4.0
+    digits = sum(len(t) for t in tokens if t.isdigit())
+    if digits * 3 > len(value):
+        return False  # mostly digits: a number-ish key, not a name
+    return len(tokens) >= 2 and sum(map(len, letters)) / len(letters) >= 4.0
 
 
 VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
