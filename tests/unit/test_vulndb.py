@@ -146,6 +146,25 @@ def test_withdrawn_advisories_are_not_returned(tmp_path: Path) -> None:
     assert [a.id for a, _ in db.lookup("PyPI", "Demo")] == ["PYSEC-LIVE"]  # PEP 503 name lookup
 
 
+def test_state_marks_withdrawn_and_affected_names_cover_them(tmp_path: Path) -> None:
+    db = AdvisoryDB.create(tmp_path / "a.sqlite")
+    docs = {
+        "a.json": _osv("PYSEC-LIVE", name="Live_Pkg"),
+        "b.json": _osv("PYSEC-GONE", name="gone", withdrawn="2024-02-02T00:00:00Z"),
+        "c.json": _osv("PYSEC-OTHER", name="other"),
+    }
+    db.import_advisories(load_advisories(_write(tmp_path / "d", docs)), "t")
+    state = db.state()
+    live = next(k for k in state if k.endswith("/PYSEC-LIVE"))
+    gone = next(k for k in state if k.endswith("/PYSEC-GONE"))
+    assert state[live] == "2024-01-01T00:00:00Z"
+    assert state[gone] == "withdrawn 2024-02-02T00:00:00Z"  # a withdrawal is a change a rescan must see
+    # names as the advisory spells them; a withdrawn advisory still names what must be matched again
+    assert db.affected_names([live, gone]) == {"Live_Pkg", "gone"}
+    assert db.affected_names([live.split("/", 1)[0] + "-elsewhere/PYSEC-LIVE"]) == set()  # source counts
+    assert db.affected_names([]) == set()
+
+
 def test_missing_and_foreign_databases_are_refused(tmp_path: Path) -> None:
     with pytest.raises(AdvisoryDBError, match="does not exist"):
         AdvisoryDB.open(tmp_path / "none.sqlite")

@@ -33,6 +33,12 @@ class Severity(Enum):
             return NotImplemented
         return self.rank < other.rank
 
+    @property
+    def gating(self) -> Severity:
+        """The severity a limit (``maxSeverity``, ``--fail-on``) compares: an unknown one counts as critical,
+        so a missing score cannot let a finding through."""
+        return Severity.CRITICAL if self is Severity.UNKNOWN else self
+
     @classmethod
     def parse(cls, text: str) -> Severity:
         """Map the spellings sources use (``CRITICAL``, ``Moderate``, ``important``) onto our scale."""

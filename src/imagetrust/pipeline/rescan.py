@@ -8,23 +8,24 @@ take seconds.  Images never matched (no recorded state) are matched in full.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from imagetrust.audit.catalog.model import OSRelease, Package
 from imagetrust.audit.findings import Finding, Severity
 from imagetrust.audit.result import AuditResult
-from imagetrust.audit.vulns.db import AdvisoryDB, AdvisoryDBError
+from imagetrust.audit.vulns.db import AdvisoryDB
 from imagetrust.audit.vulns.match import match_packages
 from imagetrust.audit.vulns.model import Advisory, Affected
 from imagetrust.errors import InvalidReference
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import RegistryRef, parse_source
-from imagetrust.policy.model import Policy, VulnerabilityRule
+from imagetrust.policy.evaluate import check_vulnerabilities
+from imagetrust.policy.model import Policy
 from imagetrust.store import AdvisoryState, ImageHead, InventoryStore, open_inventory
 from imagetrust.store.model import (
     advisory_ids,
@@ -35,27 +36,11 @@ from imagetrust.store.model import (
 )
 from imagetrust.store.record import records_from_audit
 
-_IN_CHUNK = 500
-
-
-def _connect_ro(db_path: Path) -> sqlite3.Connection:
-    AdvisoryDB.open(db_path).close()  # the schema check and its clear errors
-    try:
-        return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    except sqlite3.Error as e:
-        raise AdvisoryDBError(f"advisory database {db_path} cannot be read: {e}") from e
-
 
 def advisory_state(db_path: Path) -> AdvisoryState:
     """The database's advisories as ``source/id`` -> modified (withdrawn ones marked so)."""
-    conn = _connect_ro(db_path)
-    try:
-        rows = conn.execute("SELECT source, id, modified, withdrawn FROM advisories").fetchall()
-    except sqlite3.Error as e:
-        raise AdvisoryDBError(f"advisory database {db_path} cannot be read: {e}") from e
-    finally:
-        conn.close()
-    return AdvisoryState({f"{s}/{i}": (f"withdrawn {w}" if w else m) for s, i, m, w in rows})
+    with AdvisoryDB.open(db_path) as db:
+        return AdvisoryState(db.state())
 
 
 def affected_names(db_path: Path, keys: Iterable[str]) -> set[str]:
@@ -63,22 +48,8 @@ def affected_names(db_path: Path, keys: Iterable[str]) -> set[str]:
     wanted = set(keys)
     if not wanted:
         return set()
-    conn = _connect_ro(db_path)
-    names: set[str] = set()
-    try:
-        ids = sorted({k.split("/", 1)[1] for k in wanted})
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            join = "FROM affected f JOIN advisories a ON a.pk = f.advisory"
-            query = f"SELECT a.source, a.id, f.name {join} WHERE a.id IN ({marks})"
-            rows = conn.execute(query, chunk)
-            names.update(normalise_name(n) for s, i, n in rows if f"{s}/{i}" in wanted)
-    except sqlite3.Error as e:
-        raise AdvisoryDBError(f"advisory database {db_path} cannot be read: {e}") from e
-    finally:
-        conn.close()
-    return names
+    with AdvisoryDB.open(db_path) as db:
+        return {normalise_name(n) for n in db.affected_names(wanted)}
 
 
 @dataclass(frozen=True)
@@ -328,24 +299,6 @@ def image_name(references: Sequence[str]) -> str:
     return references[0] if references else ""
 
 
-def _violates(finding: Finding, vr: VulnerabilityRule, image: str, digest: str, now: float) -> bool:
-    from datetime import UTC, datetime
-
-    ids = advisory_ids(finding)
-    for v in vr.vex:
-        if v.vulnerability in ids and v.status in ("not_affected", "fixed"):
-            purl = finding.package_purl or ""
-            if not v.products or any(p in (purl, image, digest) or p.endswith(digest) for p in v.products):
-                return False
-    today = datetime.fromtimestamp(now, UTC)
-    if any(w.id in ids and w.active(today) for w in vr.ignore):
-        return False
-    if vr.fixable_only and not finding.detail("fixed_versions"):
-        return False
-    severity = Severity.CRITICAL if finding.severity is Severity.UNKNOWN else finding.severity
-    return vr.max_severity is None or vr.max_severity < severity
-
-
 def new_violations(
     change: ImageChange, *, policy: Policy | None, fail_on: Severity | None, now: float
 ) -> list[Finding]:
@@ -353,18 +306,19 @@ def new_violations(
     this image (its waivers, VEX statements, ``fixableOnly`` and ``maxSeverity``).  An unknown severity
     counts as critical in both: a missing score must not let a new finding through.
     """
-    out: list[Finding] = []
-    name = image_name(change.references)
-    for finding in change.new:
-        severity = Severity.CRITICAL if finding.severity is Severity.UNKNOWN else finding.severity
-        if fail_on is not None and not severity < fail_on:
-            out.append(finding)
-            continue
-        if policy is not None:
-            rules = [r.vulnerabilities for r in policy.rules_for(name) if r.vulnerabilities is not None]
-            if any(_violates(finding, vr, name, str(change.digest), now) for vr in rules):
-                out.append(finding)
-    return out
+    name, digest = image_name(change.references), str(change.digest)
+    rules = [r for r in policy.rules_for(name) if r.vulnerabilities is not None] if policy is not None else []
+    today = datetime.fromtimestamp(now, UTC)
+    over_policy = {
+        id(f)
+        for rule in rules
+        for f in check_vulnerabilities(rule, change.new, today, image=name, digest=digest).violations
+    }
+    return [
+        f
+        for f in change.new
+        if (fail_on is not None and not f.severity.gating < fail_on) or id(f) in over_policy
+    ]
 
 
 # ------------------------------------------------------------------------------------- recording

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from imagetrust.audit.findings import Finding, FindingKind, Severity
+from imagetrust.audit.findings import Finding, FindingKind
 from imagetrust.audit.result import AuditResult
 from imagetrust.errors import VerificationFailed
 from imagetrust.policy.model import (
@@ -345,17 +345,30 @@ def _vex_applies(products: Sequence[str], finding: Finding, image: str, digest: 
     return False
 
 
-def _vulnerabilities(
-    rule: Rule,
-    vr: VulnerabilityRule,
-    audit: AuditResult,
-    image: str,
-    digest: str,
-    notes: _Notes,
-    now: datetime,
-) -> RuleResult:
+@dataclass(frozen=True)
+class VulnerabilityCheck:
+    """What one rule's vulnerability limits make of a set of findings."""
+
+    violations: tuple[Finding, ...]  # over the limits, in the order given
+    suppressed: tuple[Suppression, ...]  # let through by a VEX statement or an active waiver
+    expired: tuple[str, ...]  # notes on waivers that matched a finding but have expired
+
+
+def check_vulnerabilities(
+    rule: Rule, findings: Iterable[Finding], now: datetime, *, image: str, digest: str
+) -> VulnerabilityCheck:
+    """Apply ``rule.vulnerabilities`` (VEX, waivers, ``fixableOnly``, ``maxSeverity``) to ``findings``.
+
+    The one place these limits are decided, so ``evaluate`` and ``rescan`` (which has new findings but no
+    audit) agree.  ``image`` (``registry/repository``) and ``digest`` are the products a VEX statement may
+    name.  A rule without vulnerability limits lets everything through.
+    """
+    vr = rule.vulnerabilities
+    if vr is None:
+        return VulnerabilityCheck((), (), ())
+    notes = _Notes()
     violations: list[Finding] = []
-    for finding in _findings(audit, FindingKind.VULNERABILITY):
+    for finding in findings:
         ids = [finding.id, *_aliases(finding)]
         vex = next(
             (
@@ -377,10 +390,26 @@ def _vulnerabilities(
             continue
         if vr.fixable_only and not _fixable(finding):
             continue
-        # An unknown severity is treated as critical: a missing score must not let a finding through.
-        severity = Severity.CRITICAL if finding.severity is Severity.UNKNOWN else finding.severity
-        if vr.max_severity is None or vr.max_severity < severity:
+        if vr.max_severity is None or vr.max_severity < finding.severity.gating:
             violations.append(finding)
+    return VulnerabilityCheck(tuple(violations), tuple(notes.suppressed), tuple(notes.expired))
+
+
+def _vulnerabilities(
+    rule: Rule,
+    vr: VulnerabilityRule,
+    audit: AuditResult,
+    image: str,
+    digest: str,
+    notes: _Notes,
+    now: datetime,
+) -> RuleResult:
+    checked = check_vulnerabilities(
+        rule, _findings(audit, FindingKind.VULNERABILITY), now, image=image, digest=digest
+    )
+    notes.suppressed.extend(checked.suppressed)
+    notes.expired.extend(n for n in checked.expired if n not in notes.expired)
+    violations = checked.violations
     limit = f"above {vr.max_severity.value}" if vr.max_severity is not None else "of any severity"
     scope = " with a fix available" if vr.fixable_only else ""
     if not violations:
@@ -397,7 +426,7 @@ def _vulnerabilities(
         "vulnerabilities",
         Outcome.FAIL,
         (f"rule {rule.name!r}: {len(violations)} vulnerabilit(ies) {limit}{scope}: {listed}{more}",),
-        tuple(violations),
+        violations,
     )
 
 

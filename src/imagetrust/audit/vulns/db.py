@@ -22,6 +22,8 @@ from imagetrust.errors import CouldNotCheck, LocalInputError
 
 SCHEMA_VERSION = 1
 
+_IN_CHUNK = 500  # ids per ``IN (...)`` query: well under SQLite's bound-parameter limit
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE advisories (
@@ -200,6 +202,32 @@ class AdvisoryDB:
                 Severity(fsev) if fsev else None,
             )
             yield adv, aff
+
+    def state(self) -> dict[str, str]:
+        """Every advisory as ``source/id`` -> modified time (``withdrawn <time>`` for a withdrawn one): what
+        a scan was matched against, so a later rescan can tell what was added, changed or withdrawn."""
+        try:
+            rows = self._conn.execute("SELECT source, id, modified, withdrawn FROM advisories").fetchall()
+        except sqlite3.Error as e:
+            raise AdvisoryDBError(f"advisory database {self.path} cannot be read: {e}") from e
+        return {f"{s}/{i}": (f"withdrawn {w}" if w else m) for s, i, m, w in rows}
+
+    def affected_names(self, keys: Iterable[str]) -> set[str]:
+        """Package names (as the advisories spell them) that the advisories ``source/id`` affect, withdrawn
+        ones included: a rescan re-matches exactly the packages a changed advisory names."""
+        wanted = set(keys)
+        names: set[str] = set()
+        ids = sorted({k.split("/", 1)[1] for k in wanted})
+        join = "FROM affected f JOIN advisories a ON a.pk = f.advisory"
+        try:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT a.source, a.id, f.name {join} WHERE a.id IN ({marks})"
+                names.update(n for s, i, n in self._conn.execute(query, chunk) if f"{s}/{i}" in wanted)
+        except sqlite3.Error as e:
+            raise AdvisoryDBError(f"advisory database {self.path} cannot be read: {e}") from e
+        return names
 
     def status(self) -> Status:
         q = self._conn.execute
