@@ -56,8 +56,9 @@ _SECRET_NAMES = (
     r"(?:secret|token"  # noqa: S105 (a pattern of names, not a password)
     r"|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
     r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key"
-    r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z]))"
+    r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z])|(?-i:(?<=[a-z0-9])Key(?![a-z])))"
 )
+_GENERIC_VALUE = r"[A-Za-z0-9+/=_\-.~]"
 _PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_)[\w.\-]{0,20})"
 _PW_ANCHOR = (
     r"""(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
@@ -89,6 +90,14 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         false_examples=("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                         "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}",
                         "aws_secret_access_key = xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"),
+    ),
+    Rule(
+        "aws-iam-unique-id", "AWS IAM user, role or group unique id (names a principal of an account)", _L,
+        _p(_START + r"(?P<secret>(?:AIDA|AROA|AGPA|AIPA|ANPA|ANVA)[A-Z2-7]{17})" + _END,
+           r"(?:AIDA|AROA|AGPA|AIPA|ANPA|ANVA)[A-Z2-7]{17}"),
+        keywords=("aida", "aroa", "agpa", "aipa", "anpa", "anva"), entropy=3.0,
+        true_examples=('"UserId": "AIDAJQ7B3KX2VTZ5MNR4W"', '"unique_id": "AROAZ5Q7M3RTW2LXNHB4K"'),
+        false_examples=("AIDAXXXXXXXXXXXXXXXXX", "AROAEXAMPLEEXAMPLEEXA", "MYAIDAJQ7B3KX2VTZ5MNR4W"),
     ),
     Rule(
         "gcp-service-account-key", "Google Cloud service-account private key (JSON key file)", _C,
@@ -216,6 +225,21 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         false_examples=("TWILIO_AUTH_TOKEN=your_auth_token", "TWILIO_AUTH_TOKEN=00000000000000000000000000000000"),
     ),
     Rule(
+        "twilio-account-sid", "Twilio account SID (the user half of a Twilio credential pair)", _L,
+        _p(_START + r"(?P<secret>AC[0-9a-f]{32})" + _END, r"AC[0-9a-f]{32}"),
+        keywords=("ac",), entropy=3.2,
+        true_examples=("TWILIO_ACCOUNT_SID=AC4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e",),
+        false_examples=("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "AC00000000000000000000000000000000",
+                        "TRAC4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e"),
+    ),
+    Rule(
+        "akamai-edgegrid-token", "Akamai EdgeGrid client or access token", _H,
+        _p(_START + r"(?P<secret>akab-[a-z0-9]{16}-[a-z0-9]{16})" + _END, r"akab-[a-z0-9]{16}-[a-z0-9]{16}"),
+        keywords=("akab-",), entropy=3.2,
+        true_examples=("client_token = akab-q7x2m9k4r1t8v3w6-n5b0c2l7d9f4h1j6",),
+        false_examples=("client_token = akab-xxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxx", "akab-client-token-here"),
+    ),
+    Rule(
         "mailgun-api-key", "Mailgun API key", _H,
         _p(_START + r"(?P<secret>key-[0-9a-f]{32})" + _END, r"key-[0-9a-f]{32}"),
         keywords=("key-",), entropy=3.2,
@@ -298,6 +322,47 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         false_examples=('ConvertTo-SecureString "$env:PASS" -AsPlainText -Force',
                         "ConvertTo-SecureString 'changeme' -AsPlainText -Force"),
     ),
+    Rule(
+        "http-digest-auth", "HTTP Digest authorization response (a hash of the password, replayable and crackable)", _M,
+        _p(r"""(?i)\bdigest[ \t]+username=\\?["'][^"'\\\n]{1,64}\\?["'][^\n]{0,400}?\bresponse=\\?["']?(?P<secret>[0-9a-f]{32,128})\b""",
+           r"(?i)digest[ \t]+username="),
+        keywords=("digest",), entropy=3.0,
+        true_examples=('Authorization: Digest username="ops", realm="api", nonce="dcd98b7102dd2f0e", uri="/", '
+                       'response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9"',),
+        false_examples=('Authorization: Digest username="ops", realm="api", response="00000000000000000000000000000000"',
+                        "Digest username is required"),
+    ),
+    Rule(
+        "cli-user-password", "user:password given to curl, wget or httpie on the command line", _H,
+        _p(r"""(?i)(?:^|[\s;|&(])(?:curl|wget|http|https)\b[^\n]{0,200}?[ \t](?:-u|--user|--auth|-a|--http-user)[ \t=]+["']?"""
+           r"""[^\s:"'$@]{1,64}:(?P<secret>[^\s"'$]{4,128})["']?(?=\s|$)""",
+           r"(?i)(?:curl|wget|http)\b[^\n]{0,200}[ \t](?:-u|--user|--auth|-a|--http-user)[ \t=]"),
+        keywords=("curl", "wget"), generic=True, validator="password",
+        true_examples=("curl -s --user 'admin:q7Rx2kLm' https://registry.local/v2/_catalog",
+                       "curl -u deploy:Vx8pQ2mz https://ci.local/api"),
+        false_examples=("curl -u admin:$ADMIN_PASSWORD https://host", "curl --user user:password https://host",
+                        "curl -u \"$USER:$PASS\" https://host", "curl -u token: https://host"),
+    ),
+    Rule(
+        "cli-password", "Password given unquoted to a command-line option (--password VALUE)", _M,
+        _p(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|--pass|-password|-p(?:ass)?wd)[ \t](?P<secret>[^\s"'$<>{}\[\]|`%]{4,128})(?=\s|$)""",
+           r"(?i)-(?:-password|-passwd|-pass|password|pwd|passwd)[ \t][^\s\"'$]{4}"),
+        keywords=("--password", "-password"), generic=True, validator="cli-password",
+        true_examples=("mysqladmin --user root --password Rcq8Lm2x status", "Invoke-Spray -UserList u.txt -Password Wq7!rkz2"),
+        false_examples=("-W, --password  force password prompt", "the --password flag may be used",
+                        "--password $DB_PASSWORD", "--password <password>", "app --password password"),
+    ),
+    Rule(
+        "sql-password", "Password set in SQL (CREATE/ALTER USER ... IDENTIFIED BY, SET PASSWORD)", _M,
+        _p(r"""(?i)\b(?:identified(?:[ \t]+with[ \t]+\w+)?[ \t]+by(?:[ \t]+password)?|set[ \t]+password[ \t]*(?:for[ \t]+\S+[ \t]*)?=)"""
+           r"""[ \t]*(?:password[ \t]*\([ \t]*)?\\?["'`](?P<secret>[^\s"'`;)\\]{4,128})\\?["'`]""",
+           r"(?i)(?:identified[ \t]|set[ \t]+password)"),
+        keywords=("identified by", "set password"), generic=True, case_insensitive=True, validator="password",
+        true_examples=("CREATE USER 'app'@'%' IDENTIFIED BY 'qX7v2Lm9k';",
+                       "ALTER USER root IDENTIFIED WITH mysql_native_password BY 'Rk4-pz8Wq';"),
+        false_examples=("CREATE USER app IDENTIFIED BY 'password';", "IDENTIFIED BY '${DB_PASSWORD}'",
+                        "CREATE USER app IDENTIFIED BY :pw;", "the TaskQueue identified by this SID"),
+    ),
     # --- generic assignments -------------------------------------------------------------------------
     Rule(
         "password-assignment", "Password assigned in configuration or code", _M,
@@ -308,6 +373,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                     config_only=True, anchor=_PW_ANCHOR_BARE),
             Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
                     r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
+            Pattern(r"""(?i)(?<![\w.\-])(?P<name>set\w{0,20}(?:password|passwd))\([ \t]*["'](?P<secret>[^"'\n\r\\]{4,128})["'][ \t]*\)""",
+                    anchor=r"""(?i)set\w{0,20}(?:password|passwd)\([ \t]*["']"""),
         ),
         keywords=("pass", "pwd"), generic=True, case_insensitive=True, validator="password",
         true_examples=('DB_PASSWORD="Tr0ub4dor&3x"', "password: kq8Vt2Lm", "spring.datasource.password=Zx81qLm4",
@@ -318,10 +385,20 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
-        _p(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
-           + _ASSIGN + r"""(?:\\?["'`])?(?P<secret>[A-Za-z0-9+/=_\-.~]{16,256})(?![A-Za-z0-9+/=_\-.~])""",
-           r"(?i)(?:secret|token|key|credential|auth)"
-           r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~]{16}"""),
+        (
+            Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
+                    + _ASSIGN + r"""(?:\\?["'`])?(?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})(?![A-Za-z0-9+/=_\-.~])""",
+                    anchor=r"(?i)(?:secret|token|key|credential|auth)"
+                    r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~]{16}"""),
+            # a JSON document stored as a string under a secret name: its values are the secret
+            Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
+                    + _ASSIGN + r"""["']\{[^{}\n]{0,200}?:[ \t]*\\?["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})\\?["']""",
+                    anchor=r"""(?i)(?:secret|token|key|credential|auth)[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*["']\{"""),
+            # a setter or builder given the literal: setAuthToken("..."), withApiKey('...')
+            Pattern(r"(?i)(?<![\w.\-])(?P<name>(?:set|with)[\w]{0,30}(?:secret|token|key|credential|auth)[\w]{0,10})"
+                    r"""\([ \t]*["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})["']""",
+                    anchor=r"""(?i)(?:set|with)\w{0,30}(?:secret|token|key|credential|auth)\w{0,10}\([ \t]*["']"""),
+        ),
         keywords=("secret", "token", "key", "credential", "auth"), entropy=3.3, min_length=16, generic=True,
         case_insensitive=True, validator="generic",
         true_examples=("api_key = 'Zq8Lm2Vx7Rt5Nw1Pb4Hc9Jf'", 'client_secret: "6f1a9c2e7b4d8e3a0c5f9b2d7e1a4c8f"',

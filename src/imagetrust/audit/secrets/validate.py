@@ -158,10 +158,21 @@ def _looks_like_a_name(value: bytes) -> bool:
     return len(tokens) >= 2 and sum(map(len, letters)) / len(letters) >= 4.0
 
 
+def cli_password(match: re.Match[bytes], value: bytes) -> bool:
+    """Unquoted after an option, prose reads the same (`--password flag`): ask for a made-up-looking value."""
+    if not _password_like(value):
+        return False
+    has_digit = len(value.translate(None, b"0123456789")) < len(value)
+    has_other = not value.isalnum()
+    mixed = value.lower() != value and value.upper() != value
+    return has_digit or has_other or mixed or not _wordlike(value)
+
+
 VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
     "jwt": jwt,
     "basic-auth": basic_auth,
     "url-password": url_password,
     "password": password,
     "generic": generic,
+    "cli-password": cli_password,
 }
