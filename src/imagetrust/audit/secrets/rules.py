@@ -373,15 +373,17 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                     config_only=True, anchor=_PW_ANCHOR_BARE),
             Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
                     r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
-            Pattern(r"""(?i)(?<![\w.\-])(?P<name>set\w{0,20}(?:password|passwd))\([ \t]*["'](?P<secret>[^"'\n\r\\]{4,128})["'][ \t]*\)""",
+            Pattern(r"""(?i)(?<![\w\-])(?P<name>set\w{0,20}(?:password|passwd))\([ \t]*["'](?P<secret>[^"'\n\r\\]{4,128})["'][ \t]*\)""",
                     anchor=r"""(?i)set\w{0,20}(?:password|passwd)\([ \t]*["']"""),
         ),
         keywords=("pass", "pwd"), generic=True, case_insensitive=True, validator="password",
         true_examples=('DB_PASSWORD="Tr0ub4dor&3x"', "password: kq8Vt2Lm", "spring.datasource.password=Zx81qLm4",
-                       "const password = 'talnrk8Sq';", "mysql -u root --password=Zx81qLm4 app"),
+                       "const password = 'talnrk8Sq';", "mysql -u root --password=Zx81qLm4 app",
+                       'user.setPassword("Qx7rL2m9");'),
         false_examples=("password = ${DB_PASSWORD}", 'password = "changeme"', "password: <your password>",
                         'password = "password"', "Password: d.config.Password,", "password = getenv('PW')",
-                        "password_hash = 'a'", 'PASSWORD = ""', "password: !vault |", "password=123456"),
+                        "password_hash = 'a'", 'PASSWORD = ""', "password: !vault |", "password=123456",
+                        'password = "letmein123"', "$pwd = 'asdf';", 'user.setPassword("changeme");'),
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
@@ -394,8 +396,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
             Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
                     + _ASSIGN + r"""["']\{[^{}\n]{0,200}?:[ \t]*\\?["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})\\?["']""",
                     anchor=r"""(?i)(?:secret|token|key|credential|auth)[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*["']\{"""),
+            # a list of values under a secret name: `api_keys = ["...", "..."]` (the first element is reported)
+            Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
+                    + _ASSIGN + r"""\[[ \t]*\\?["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})\\?["']""",
+                    anchor=r"""(?i)(?:secret|token|key|credential|auth)[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*\[[ \t]*\\?["']"""),
             # a setter or builder given the literal: setAuthToken("..."), withApiKey('...')
-            Pattern(r"(?i)(?<![\w.\-])(?P<name>(?:set|with)[\w]{0,30}(?:secret|token|key|credential|auth)[\w]{0,10})"
+            Pattern(r"(?i)(?<![\w\-])(?P<name>(?:set|with)[\w]{0,30}(?:secret|token|key|credential|auth)[\w]{0,10})"
                     r"""\([ \t]*["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})["']""",
                     anchor=r"""(?i)(?:set|with)\w{0,30}(?:secret|token|key|credential|auth)\w{0,10}\([ \t]*["']"""),
         ),
@@ -403,12 +409,17 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         case_insensitive=True, validator="generic",
         true_examples=("api_key = 'Zq8Lm2Vx7Rt5Nw1Pb4Hc9Jf'", 'client_secret: "6f1a9c2e7b4d8e3a0c5f9b2d7e1a4c8f"',
                        '"{\\"access_token\\":\\"Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3\\"}"', "'key' => 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'",
-                       "SECRET_KEY=k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B"),
+                       "SECRET_KEY=k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B", "DNS_API_KEY=wqhxkzrtplmvbnfgjdsw",
+                       'validationKey="9F2C41D7A03B8E65C1F0D94A7B2E3C58"', '"apiToken": "{\\"v\\":\\"1\\",\\"k\\":\\"q81v2x9m4t6p3w7z5k0r\\"}"',
+                       'valid_tokens = ["9f28a64c1e7b3d50", "c3797e40f18c7fb4"]', 'client.setAuthToken("Kq9Lm2Vx8Rt5Nw1Pb7Hc");'),
         false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
                         "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
                         "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
                         "public_key = 'ssh-rsa'", "monkey = 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'",
-                        '"license_key": "LicenseRef-scancode-adobe-2014"', "private_key: Ed25519PrivateKey | None"),
+                        '"license_key": "LicenseRef-scancode-adobe-2014"', "private_key: Ed25519PrivateKey | None",
+                        '"key": "Strict-Transport-Security"', '"key": "published_tracks_total"',
+                        'sha1Key = "da39a3ee5e6b4b0d3255bfef95601890afd80709"', 'settings.setTokenStore("redisTokenStoreBackend")',
+                        'tokens = ["access_token_value", "refresh_token_value"]'),
     ),
 )
 # fmt: on

@@ -18,7 +18,7 @@ _WEAK = frozenset(
     b"password passw0rd pass1234 pa55word p@ssw0rd p@ssword 123456 12345678 123456789 1234 12345 admin "
     b"administrator root toor secret pass test guest user username default qwerty letmein welcome abc123 "
     b"foobar postgres mysql oracle none null nil empty required optional string true false changeit "
-    b"mypassword yourpassword userpassword dbpassword passwd pwd".split()
+    b"mypassword yourpassword userpassword dbpassword passwd pwd asdf asdfgh asdfghjkl".split()
 )
 _DOTTED_IDENT = re.compile(rb"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?$")
 _CODE_CHARS = re.compile(rb"[(){}\[\]]|^[$%@&*!\\<:=]|^[./~][\w.-]*/|\s")
@@ -90,7 +90,8 @@ def _password_like(value: bytes) -> bool:
     if not value.isascii():
         return False  # an emoji or a translated UI string, not a credential
     low = value.lower()
-    if low in _WEAK or b"password" in low or b"passwd" in low:
+    # a dictionary default with digits or `!` tacked on (`letmein123`, `admin1!`) is still a default
+    if low in _WEAK or low.rstrip(b"0123456789!") in _WEAK or b"password" in low or b"passwd" in low:
         return False
     if _DOTTED_IDENT.match(value) or _CODE_CHARS.search(value) or _FILE_NAME.search(value):
         return False
