@@ -90,6 +90,7 @@ class CountingProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.count = 0
+        self.log: list[str] = []  # "METHOD path -> status", in arrival order
         self._lock = threading.Lock()
         proxy = self
 
@@ -100,8 +101,6 @@ class CountingProxy:
                 pass
 
             def _forward(self) -> None:
-                with proxy._lock:
-                    proxy.count += 1
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -109,6 +108,9 @@ class CountingProxy:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
+                with proxy._lock:
+                    proxy.count += 1
+                    proxy.log.append(f"{self.command} {self.path} -> {response.status}")
                 self.send_response(response.status)
                 for k, v in response.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -134,7 +136,13 @@ class CountingProxy:
     def take(self) -> int:
         with self._lock:
             n, self.count = self.count, 0
+            self.log = []
         return n
+
+    def take_log(self) -> list[str]:
+        with self._lock:
+            log, self.log, self.count = self.log, [], 0
+        return log
 
     def close(self) -> None:
         self.server.shutdown()

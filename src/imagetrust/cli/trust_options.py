@@ -153,18 +153,29 @@ def legacy_material(
     return roots, rekor
 
 
+def keyless_parts(
+    keyless: bool,
+    trusted_root: Path | None,
+    fulcio_roots: tuple[Path, ...],
+    rekor_keys: tuple[Path, ...],
+) -> tuple[Path | None, tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
+    """The flags' trusted root, Fulcio roots and Rekor keys; with ``keyless`` signers expected, defaults
+    filled from the trusted root.  (``verify`` uses the parts so it never imports the check pipeline.)"""
+    root = default_trusted_root(keyless, trusted_root)
+    roots = load_certificates(fulcio_roots)
+    rekor = tuple(load_public_key(p) for p in rekor_keys)
+    if keyless:
+        roots, rekor = legacy_material(root, roots, rekor)
+    return root, roots, rekor
+
+
 def keyless_material(
     keyless: bool,
     trusted_root: Path | None,
     fulcio_roots: tuple[Path, ...],
     rekor_keys: tuple[Path, ...],
 ) -> KeylessMaterial:
-    """The flags' trust material; with ``keyless`` signers expected, defaults filled from the trusted root."""
-    root = default_trusted_root(keyless, trusted_root)
-    roots = load_certificates(fulcio_roots)
-    rekor = tuple(load_public_key(p) for p in rekor_keys)
-    if keyless:
-        roots, rekor = legacy_material(root, roots, rekor)
+    """``keyless_parts`` as the check pipeline's ``KeylessMaterial``."""
     from imagetrust.pipeline.check import KeylessMaterial
 
-    return KeylessMaterial(root, roots, rekor)
+    return KeylessMaterial(*keyless_parts(keyless, trusted_root, fulcio_roots, rekor_keys))

@@ -13,8 +13,8 @@ from imagetrust.cli.options import build_settings, output_options, source_option
 from imagetrust.cli.trust_options import (
     identity_options,
     identity_policy,
-    keyless_material,
     keyless_material_options,
+    keyless_parts,
 )
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
@@ -160,14 +160,14 @@ def verify_command(
         certificate_oidc_issuer_regexp,
         claims,
     )
-    material = keyless_material(identity is not None, trusted_root, fulcio_roots, rekor_keys)
+    root, roots, rekor = keyless_parts(identity is not None, trusted_root, fulcio_roots, rekor_keys)
     options = VerifyOptions(
         keys=tuple(load_public_key(p) for p in keys),
         identity=identity,
-        fulcio_roots=material.fulcio_roots,
-        rekor_keys=material.rekor_keys,
+        fulcio_roots=roots,
+        rekor_keys=rekor,
         keyed_tlog=bool(rekor_keys),
-        trusted_root=material.trusted_root,
+        trusted_root=root,
         threshold=threshold,
         predicate_types=tuple(resolve_predicate_type(t) for t in types),
         provenance=_provenance(

@@ -42,7 +42,6 @@ from imagetrust.report.verify import (
 from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
 from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
 from imagetrust.trust.notation_store import NotationTrustStore
-from imagetrust.trust.sigstore_root import load_trusted_root
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
@@ -431,7 +430,8 @@ def _keyless_bundle(
 def _collect(
     store: ImageStore, subject: _Subject, options: VerifyOptions, limits: Limits
 ) -> tuple[_Evidence, tuple[str, ...]]:
-    attached = find_attached(store, subject.digest, limits)
+    # verify reads signatures and attestations only: the .sbom tag would be a request for nothing.
+    attached = find_attached(store, subject.digest, limits, kinds=("sig", "att"))
     signatures: list[SignatureItem] = []
     attestations: list[AttestationItem] = []
     for attachment in attached.cosign:
@@ -451,7 +451,7 @@ def _collect(
         found = referrer_manifests(store, attached, NOTATION_ARTIFACT_TYPE, limits)
         notation = notation_items(found, store.location, store.read_blob, limits)
     looked = tuple(
-        [f"{store.location} tags {subject.digest.tag_form}.{{sig,att,sbom}}"]
+        [f"{store.location} tags {subject.digest.tag_form}.{{{','.join(attached.cosign_kinds)}}}"]
         + [f"{store.location} {source}" for source in attached.referrers_sources]
     )
     return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), looked
@@ -659,6 +659,8 @@ class _RulePass:
 
 def _root_material(path: Path) -> tuple[tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
     """Fulcio CAs and Rekor keys of a trusted root, for legacy keyless ``.sig``/``.att`` items."""
+    from imagetrust.trust.sigstore_root import load_trusted_root  # sigstore-python: keyless runs only
+
     root = load_trusted_root(path)
     roots = tuple(cert for ca in root.certificate_authorities for cert in ca.chain)
     keys = []
