@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,8 @@ from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.repository import open_repository
 from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import run_cli
+from tests.support.cosign import cosign as run_cosign
+from tests.support.cosign import generate_key_pair
 from tests.support.registry import RegistryServer, build_tiny_image, options_for, skopeo_push
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -30,25 +31,18 @@ AUDIT = "https://imagetrust.dev/attestation/audit/v1"
 # The vulnerability scanner needs an advisory database these tests do not build; without it the
 # assessment is INCOMPLETE (exit 3).  The configuration scanner needs nothing.
 SCANNERS = ("--scanners", "config")
+PASSWORD = "attest-test"
 
 
 def cosign(binary: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tool_path(binary)), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "COSIGN_PASSWORD": "attest-test", "DOCKER_CONFIG": str(cwd)},
-    )
+    return run_cosign(binary, *args, cwd=cwd, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     a, b = tmp_path_factory.mktemp("attest-key-a"), tmp_path_factory.mktemp("attest-key-b")
     for directory in (a, b):
-        assert cosign("cosign2", "generate-key-pair", cwd=directory).returncode == 0
+        generate_key_pair(directory, password=PASSWORD)
     return a, b
 
 
@@ -68,7 +62,7 @@ def attested(
         "--key",
         str(keys[0] / "cosign.key"),
         *SCANNERS,
-        env={"COSIGN_PASSWORD": "attest-test"},
+        env={"COSIGN_PASSWORD": PASSWORD},
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
@@ -146,7 +140,7 @@ def test_second_attest_appends_to_att_and_fallback_index(
         "--key",
         str(keys[1] / "cosign.key"),
         *SCANNERS,
-        env={"COSIGN_PASSWORD": "attest-test"},
+        env={"COSIGN_PASSWORD": PASSWORD},
     )
     assert done.returncode == 0, done.stderr
     fresh = open_repository(parse_registry_ref(attested), options_for(registry_plain))

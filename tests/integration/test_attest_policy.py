@@ -22,7 +22,8 @@ from imagetrust.limits import Limits
 from imagetrust.pipeline.attest import AttestOptions, attest_image
 from imagetrust.pipeline.settings import SourceSettings
 from tests.integration.test_inspect_cli import run_cli
-from tests.integration.test_promote import PASSWORD, cosign, push
+from tests.integration.test_promote import PASSWORD, push
+from tests.support.cosign import generate_key_pair, sign
 from tests.support.registry import RegistryServer, options_for
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -31,9 +32,9 @@ VSA = ("--type", "vsa")
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("attest-policy-key")
-    assert cosign("generate-key-pair", cwd=directory).returncode == 0
-    return directory
+    return generate_key_pair(
+        tmp_path_factory.mktemp("attest-policy-key"), password=PASSWORD["COSIGN_PASSWORD"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,7 @@ def images(
     for name in ("signed", "unsigned"):
         digest = push(tmp, registry_plain, f"vsa/{name}:v1", name)
         out[name] = f"{registry_plain.host}/vsa/{name}@{digest}"
-    signed = cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", out["signed"], cwd=key)
-    assert signed.returncode == 0, signed.stderr
+    sign(key, out["signed"], password=PASSWORD["COSIGN_PASSWORD"])
     return out
 
 

@@ -7,16 +7,14 @@ applying; an unreachable registry is indeterminate (3), never pass or fail.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import push, run_cli
+from tests.support.cosign import attest, generate_key_pair, sign
 from tests.support.images import LayerSpec, build_image, write_layout
 from tests.support.registry import RegistryServer
 
@@ -32,26 +30,11 @@ DPKG_STATUS = (
 )
 
 
-def cosign(*args: str, cwd: Path) -> None:
-    done = subprocess.run(
-        [str(tool_path("cosign2")), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "COSIGN_PASSWORD": "test-only", "DOCKER_CONFIG": str(cwd)},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(signing directory with cosign.key/cosign.pub, a directory with an unrelated key pair)."""
-    signing = tmp_path_factory.mktemp("check-keys")
-    other = tmp_path_factory.mktemp("check-other-keys")
-    cosign("generate-key-pair", cwd=signing)
-    cosign("generate-key-pair", cwd=other)
+    signing = generate_key_pair(tmp_path_factory.mktemp("check-keys"))
+    other = generate_key_pair(tmp_path_factory.mktemp("check-other-keys"))
     return signing, other
 
 
@@ -76,7 +59,7 @@ def images(
     signing = keys[0]
     signed_ref, digest = _push(tmp, registry_plain, "signed", "signed")
     repo = signed_ref.rsplit(":", 1)[0]
-    cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", f"{repo}@{digest}", cwd=signing)
+    sign(signing, f"{repo}@{digest}")
     predicate = signing / "provenance.json"
     predicate.write_text(
         json.dumps(
@@ -88,10 +71,7 @@ def images(
             }
         )
     )
-    cosign(
-        "attest", "--key", "cosign.key", "--tlog-upload=false", "-y", "--type", "slsaprovenance",
-        "--predicate", str(predicate), f"{repo}@{digest}", cwd=signing,
-    )  # fmt: skip
+    attest(signing, f"{repo}@{digest}", predicate, "slsaprovenance")
     unsigned_ref, _ = _push(tmp, registry_plain, "unsigned", "unsigned")
     return {"signed": signed_ref, "unsigned": unsigned_ref}
 

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import inspect_json, push
+from tests.support.cosign import attest, generate_key_pair, sign
 from tests.support.images import LayerSpec, build_image, write_layout
 from tests.support.registry import RegistryServer
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
 
 
-def cosign(binary: str, *args: str, cwd: Path) -> None:
-    done = subprocess.run(
-        [str(tool_path(binary)), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "COSIGN_PASSWORD": "test-only", "DOCKER_CONFIG": str(cwd)},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
 @pytest.fixture(scope="module")
 def keypair(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("cosign-keys")
-    cosign("cosign2", "generate-key-pair", cwd=directory)
-    assert (directory / "cosign.key").exists() and (directory / "cosign.pub").exists()
-    return directory
+    return generate_key_pair(tmp_path_factory.mktemp("cosign-keys"))
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +30,9 @@ def pushed(tmp_path_factory: pytest.TempPathFactory, registry_plain: RegistrySer
 def test_cosign2_signature_and_attestation_tags_are_listed(pushed: tuple[str, str], keypair: Path) -> None:
     ref, digest = pushed
     repo = ref.rsplit(":", 1)[0]
-    cosign(
-        "cosign2", "sign", "--key", "cosign.key", "--tlog-upload=false", "-y", f"{repo}@{digest}", cwd=keypair
-    )
-    predicate = keypair / "predicate.json"
-    predicate.write_text(json.dumps({"builder": {"id": "https://example.test/builder"}, "buildType": "x"}))
-    cosign(
-        "cosign2",
-        "attest",
-        "--key",
-        "cosign.key",
-        "--tlog-upload=false",
-        "-y",
-        "--type",
-        "slsaprovenance",
-        "--predicate",
-        str(predicate),
-        f"{repo}@{digest}",
-        cwd=keypair,
-    )
+    sign(keypair, f"{repo}@{digest}")
+    predicate = {"builder": {"id": "https://example.test/builder"}, "buildType": "x"}
+    attest(keypair, f"{repo}@{digest}", predicate, "slsaprovenance")
     document = inspect_json(ref)
     attached = document["attached"][0]
     assert attached["subject"] == digest
@@ -84,17 +49,7 @@ def test_cosign2_signature_and_attestation_tags_are_listed(pushed: tuple[str, st
 def test_cosign3_bundle_referrer_found_through_fallback_tag(pushed: tuple[str, str], keypair: Path) -> None:
     ref, digest = pushed
     repo = ref.rsplit(":", 1)[0]
-    cosign(
-        "cosign3",
-        "sign",
-        "--key",
-        "cosign.key",
-        "--use-signing-config=false",
-        "--tlog-upload=false",
-        "-y",
-        f"{repo}@{digest}",
-        cwd=keypair,
-    )
+    sign(keypair, f"{repo}@{digest}", "--use-signing-config=false", binary="cosign3")
     attached = inspect_json(ref)["attached"][0]
     hex_digest = digest.split(":", 1)[1]
     # docker-registry 2.8 has no referrers API: only the fallback tag can have carried this.

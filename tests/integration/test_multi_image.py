@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_inspect_cli import run_cli
-from tests.integration.test_verify_cosign import Keys, cosign_ok, push_image, sign2
+from tests.integration.test_verify_cosign import push_image
+from tests.support.cosign import Keys, sign
 from tests.support.registry import RegistryServer
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -16,10 +17,7 @@ pytestmark = [pytest.mark.registry, pytest.mark.interop]
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    a, b = tmp_path_factory.mktemp("multi-key-a"), tmp_path_factory.mktemp("multi-key-b")
-    for directory in (a, b):
-        cosign_ok("cosign2", "generate-key-pair", cwd=directory)
-    return Keys(a, b)
+    return Keys.generate(tmp_path_factory, "multi-key")
 
 
 def test_verify_several_images_in_one_run(tmp_path: Path, registry_plain: RegistryServer, keys: Keys) -> None:
@@ -28,7 +26,7 @@ def test_verify_several_images_in_one_run(tmp_path: Path, registry_plain: Regist
         ref, digest = push_image(tmp_path, registry_plain, f"multi/app{n}:v1", f"multi-{n}")
         refs.append((f"{ref}@{digest}", digest))
     for ref, _ in refs[:3]:
-        sign2(keys.a, ref)
+        sign(keys.a, ref)
 
     signed = [r for r, _ in refs[:3]]
     done = run_cli("verify", "--no-cache", "--format", "json", "--key", keys.pub_a, *signed)
@@ -54,7 +52,7 @@ def test_one_image_keeps_the_single_document_shape(
     tmp_path: Path, registry_plain: RegistryServer, keys: Keys
 ) -> None:
     ref, digest = push_image(tmp_path, registry_plain, "multi/single:v1", "multi-single")
-    sign2(keys.a, f"{ref}@{digest}")
+    sign(keys.a, f"{ref}@{digest}")
     done = run_cli("verify", "--no-cache", "--format", "json", "--key", keys.pub_a, f"{ref}@{digest}")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outcome"] == "verified"

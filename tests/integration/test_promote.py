@@ -25,6 +25,8 @@ from imagetrust.registry.repository import open_repository
 from imagetrust.trust.keys import load_public_key
 from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import run_cli
+from tests.support.cosign import cosign as run_cosign
+from tests.support.cosign import generate_key_pair, sign
 from tests.support.images import LayerSpec, build_image, write_layout
 from tests.support.registry import RegistryServer, options_for, start_registry
 
@@ -33,15 +35,7 @@ PASSWORD = {"COSIGN_PASSWORD": "promote-test"}
 
 
 def cosign(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tool_path("cosign2")), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, **PASSWORD, "DOCKER_CONFIG": str(cwd)},
-    )
+    return run_cosign("cosign2", *args, cwd=cwd, password=PASSWORD["COSIGN_PASSWORD"])
 
 
 def skopeo(*args: str) -> str:
@@ -75,9 +69,7 @@ def tag_digest(server: RegistryServer, repository: str, tag: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("promote-key")
-    assert cosign("generate-key-pair", cwd=directory).returncode == 0
-    return directory
+    return generate_key_pair(tmp_path_factory.mktemp("promote-key"), password=PASSWORD["COSIGN_PASSWORD"])
 
 
 @pytest.fixture()
@@ -94,16 +86,7 @@ def signed(
     tmp = tmp_path_factory.mktemp("promote-src")
     digest = push(tmp, registry_plain, "promote/app:v1", "signed")
     ref = f"{registry_plain.host}/promote/app:v1"
-    done = cosign(
-        "sign",
-        "--key",
-        "cosign.key",
-        "--tlog-upload=false",
-        "-y",
-        f"{ref.rsplit(':', 1)[0]}@{digest}",
-        cwd=key,
-    )
-    assert done.returncode == 0, done.stderr
+    sign(key, f"{ref.rsplit(':', 1)[0]}@{digest}", password=PASSWORD["COSIGN_PASSWORD"])
     attest = run_cli(
         "attest", "--no-cache", ref, "--key", str(key / "cosign.key"), "--scanners", "config", env=PASSWORD
     )
@@ -195,10 +178,7 @@ def test_copy_killed_halfway_leaves_the_destination_tag_alone(
     old = push(tmp_path, first, "prod/web:stable", "old")
     new = push(tmp_path, registry_plain, "promote/web:v2", "new", size=3 * 1024 * 1024)
     src = f"{registry_plain.host}/promote/web"
-    assert (
-        cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", f"{src}@{new}", cwd=key).returncode
-        == 0
-    )
+    sign(key, f"{src}@{new}", password=PASSWORD["COSIGN_PASSWORD"])
     events: list[str] = []
 
     def stop_after_first_blob(event: str, detail: str) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.integration.test_inspect_cli import run_cli
-from tests.integration.test_promote import cosign, push, tag_digest
+from tests.integration.test_promote import push, tag_digest
+from tests.support.cosign import generate_key_pair, sign
 from tests.support.registry import RegistryServer
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -22,9 +23,7 @@ pytestmark = [pytest.mark.registry, pytest.mark.interop]
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("promote-policy-key")
-    assert cosign("generate-key-pair", cwd=directory).returncode == 0
-    return directory
+    return generate_key_pair(tmp_path_factory.mktemp("promote-policy-key"))
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +36,7 @@ def images(
         digest = push(tmp, registry_plain, f"gate/{name}:v1", name)
         out[name] = (f"{registry_plain.host}/gate/{name}:v1", digest)
     ref, digest = out["signed"]
-    signed = cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y",
-                    f"{ref.rsplit(':', 1)[0]}@{digest}", cwd=key)  # fmt: skip
-    assert signed.returncode == 0, signed.stderr
+    sign(key, f"{ref.rsplit(':', 1)[0]}@{digest}")
     return out
 
 

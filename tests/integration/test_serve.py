@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.integration.test_verify_cosign import cosign_ok, push_image, sign2
+from tests.integration.test_verify_cosign import push_image
+from tests.support.cosign import cosign_ok, generate_key_pair, sign
 from tests.support.registry import RegistryServer
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -154,11 +155,10 @@ class Images:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory, registry_plain: RegistryServer) -> Images:
-    keydir = tmp_path_factory.mktemp("serve-key")
-    cosign_ok("cosign2", "generate-key-pair", cwd=keydir)
+    keydir = generate_key_pair(tmp_path_factory.mktemp("serve-key"))
     tmp = tmp_path_factory.mktemp("serve-images")
     repo, digest = push_image(tmp, registry_plain, "serve/signed:v1", "serve-signed")
-    sign2(keydir, f"{repo}@{digest}")
+    sign(keydir, f"{repo}@{digest}")
     unsigned, _ = push_image(tmp, registry_plain, "serve/unsigned:v1", "serve-unsigned")
     return Images(f"{repo}:v1", f"{unsigned}:v1", keydir / "cosign.pub")
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +22,9 @@ from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.registry.repository import RegistryRepository, open_repository
-from tests.conftest import tool_path
 from tests.integration.test_inspect_cli import push, run_cli
 from tests.integration.test_registry_network import FaultInjector, Reply, Seen
+from tests.support.cosign import Keys, attest, cosign, cosign_ok, sign
 from tests.support.images import LayerSpec, build_image, build_index, json_bytes, write_layout
 from tests.support.registry import RegistryServer, options_for
 
@@ -36,45 +34,9 @@ SLSA_V02 = "https://slsa.dev/provenance/v0.2"
 CUSTOM = "https://example.test/attestation/custom/v1"
 
 
-def cosign(
-    binary: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tool_path(binary)), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "COSIGN_PASSWORD": "test-only", "DOCKER_CONFIG": str(cwd), **(env or {})},
-    )
-
-
-def cosign_ok(binary: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
-    done = cosign(binary, *args, cwd=cwd, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-
-
-@dataclass(frozen=True)
-class Keys:
-    a: Path  # directory with cosign.key / cosign.pub
-    b: Path
-
-    @property
-    def pub_a(self) -> str:
-        return str(self.a / "cosign.pub")
-
-    @property
-    def pub_b(self) -> str:
-        return str(self.b / "cosign.pub")
-
-
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    a, b = tmp_path_factory.mktemp("key-a"), tmp_path_factory.mktemp("key-b")
-    for directory in (a, b):
-        cosign_ok("cosign2", "generate-key-pair", cwd=directory)
-    return Keys(a, b)
+    return Keys.generate(tmp_path_factory, "key")
 
 
 def verify(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any] | None, str]:
@@ -91,40 +53,6 @@ def push_image(tmp: Path, server: RegistryServer, dest: str, marker: str) -> tup
     image = build_image([LayerSpec.from_files({"marker": marker})])
     layout = write_layout(tmp / marker / "layout", {"v1": image})
     return push(layout, "v1", server, dest).rsplit(":", 1)[0], image.digest
-
-
-def sign2(keydir: Path, ref: str, *extra: str, env: dict[str, str] | None = None) -> None:
-    cosign_ok(
-        "cosign2",
-        "sign",
-        "--key",
-        "cosign.key",
-        "--tlog-upload=false",
-        "-y",
-        *extra,
-        ref,
-        cwd=keydir,
-        env=env,
-    )
-
-
-def attest2(keydir: Path, ref: str, predicate: dict[str, Any], type_: str) -> None:
-    path = keydir / "predicate.json"
-    path.write_text(json.dumps(predicate))
-    cosign_ok(
-        "cosign2",
-        "attest",
-        "--key",
-        "cosign.key",
-        "--tlog-upload=false",
-        "-y",
-        "--type",
-        type_,
-        "--predicate",
-        str(path),
-        ref,
-        cwd=keydir,
-    )
 
 
 SLSA_PREDICATE = {
@@ -149,8 +77,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory, registry_plain: RegistrySer
     """One image carrying everything real cosign writes with key A: .sig, .att, and two v0.3 bundles."""
     repo, digest = push_image(tmp_path_factory.mktemp("signed"), registry_plain, "verify/signed:v1", "signed")
     ref = f"{repo}@{digest}"
-    sign2(keys.a, ref)
-    attest2(keys.a, ref, SLSA_PREDICATE, "slsaprovenance")
+    sign(keys.a, ref)
+    attest(keys.a, ref, SLSA_PREDICATE, "slsaprovenance")
     common = ("--key", "cosign.key", "--use-signing-config=false", "--tlog-upload=false", "-y")
     cosign_ok("cosign3", "sign", *common, ref, cwd=keys.a)
     (keys.a / "custom.json").write_text(json.dumps({"note": "custom predicate"}))
@@ -287,7 +215,7 @@ def test_tampered_payload_layer_is_refused(
     keys: Keys, registry_plain: RegistryServer, tmp_path: Path
 ) -> None:
     repo, digest = push_image(tmp_path, registry_plain, "verify/tampered:v1", "tampered")
-    sign2(keys.a, f"{repo}@{digest}")
+    sign(keys.a, f"{repo}@{digest}")
     client = repo_client(registry_plain, "verify/tampered")
     fetched = client.get_tagged(f"{digest.tag_form}.sig")
     assert fetched is not None
@@ -334,8 +262,8 @@ def test_threshold_counts_distinct_keys(
     assert sum(1 for s in doc["signatures"] if s["verified"]) == 2
     assert "1 distinct signer(s) verified of 2 required" in doc["reason"]
     repo, digest = push_image(tmp_path, registry_plain, "verify/two-keys:v1", "two-keys")
-    sign2(keys.a, f"{repo}@{digest}")
-    sign2(keys.b, f"{repo}@{digest}")
+    sign(keys.a, f"{repo}@{digest}")
+    sign(keys.b, f"{repo}@{digest}")
     code, doc, err = verify(f"{repo}@{digest}", "--key", keys.pub_a, "--key", keys.pub_b, "--threshold", "2")
     assert code == 0, err
     assert doc is not None and len(doc["subjects"][0]["signers"]) == 2
@@ -355,7 +283,7 @@ def test_all_platforms_verifies_index_and_each_platform(
     layout = write_layout(tmp_path / "multi", {"multi": index})
     repo = push(layout, "multi", registry_plain, "verify/multi:1", all_platforms=True).rsplit(":", 1)[0]
     ref = f"{repo}@{index.digest}"
-    sign2(keys.a, ref)  # the index only
+    sign(keys.a, ref)  # the index only
     code, doc, _ = verify(ref, "--key", keys.pub_a, "--all-platforms")
     assert code == 1 and doc is not None
     outcomes = {(s["role"], s["platform"]): s["outcome"] for s in doc["subjects"]}
@@ -366,7 +294,7 @@ def test_all_platforms_verifies_index_and_each_platform(
     }
     code, _, err = verify(ref, "--key", keys.pub_a)  # without --all-platforms only the index is checked
     assert code == 0, err
-    sign2(keys.a, ref, "--recursive")
+    sign(keys.a, ref, "--recursive")
     code, doc, err = verify(ref, "--key", keys.pub_a, "--all-platforms")
     assert code == 0, err
     assert doc is not None and [s["outcome"] for s in doc["subjects"]] == ["verified"] * 3
@@ -381,7 +309,7 @@ def test_signatures_in_an_alternate_repository(
 ) -> None:
     repo, digest = push_image(tmp_path, registry_plain, "verify/alt-image:v1", "alt")
     sigs = f"{registry_plain.host}/verify/alt-signatures"
-    sign2(keys.a, f"{repo}@{digest}", env={"COSIGN_REPOSITORY": sigs})
+    sign(keys.a, f"{repo}@{digest}", env={"COSIGN_REPOSITORY": sigs})
     code, doc, _ = verify(f"{repo}@{digest}", "--key", keys.pub_a)
     assert code == 1 and doc is not None and doc["subjects"][0]["reason"] == "no signatures found"
     code, doc, err = verify(f"{repo}@{digest}", "--key", keys.pub_a, "--signature-repository", sigs)
