@@ -41,6 +41,18 @@ TOOLS = ROOT / "tools" / "bin"
 PY = str(ROOT / ".venv" / "bin" / "python")
 SITE = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
 ONE_CORE = ["taskset", "-c", "0"]
+# A keyed verify must not import these (keyless, audit, reports and policy stacks).
+UNWANTED = (
+    "sigstore",
+    "yaml",
+    "rich",
+    "cyclonedx",
+    "psycopg",
+    "in_toto",
+    "securesystemslib",
+    "yara",
+    "hyperscan",
+)
 
 
 # --- measuring -------------------------------------------------------------------------------------------
@@ -363,12 +375,34 @@ def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row
             theirs_runs.append(a.wall + b.wall)
             theirs_req.append(proxy.take())
         assert all(r.returncode == 0 for r in ours_runs), "imagetrust verify did not verify"
+        proxy.take()
+        run_once(ours_cmd, env=env)
+        ours_log = proxy.take_log()
+        run_once(sig_cmd, env=env)
+        run_once(att_cmd, env=env)
+        theirs_log = proxy.take_log()
+        timed = subprocess.run(
+            [PY, "-X", "importtime", *ours_cmd[1:]],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        modules = {
+            line.split("|")[-1].strip()
+            for line in timed.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        unwanted = sorted(
+            m for m in modules if m.split(".")[0] in UNWANTED or m.startswith("imagetrust.audit")
+        )
         ours_t, theirs_t = min(r.wall for r in ours_runs), min(theirs_runs)
         ratio = ours_t / theirs_t
         single = Row(
             "cold keyed verify (signature + SLSA attestation): ours / cosign",
             f"{ratio:.2f} (ours {ours_t:.2f} s, cosign verify + verify-attestation {theirs_t:.2f} s); "
-            f"requests ours {min(ours_req)} vs cosign {min(theirs_req)}",
+            f"requests ours {min(ours_req)} vs cosign {min(theirs_req)}; keyed verify imports {len(modules)} "
+            f"modules, unwanted: {', '.join(unwanted) or 'none'}",
             "<= 1.5, requests <= cosign's",
             ratio <= 1.5 and min(ours_req) <= min(theirs_req),
             "imagetrust verify REF --key cosign.pub --type slsaprovenance --no-cache  vs  cosign verify + "
@@ -378,6 +412,10 @@ def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row
                 "cosign_s": theirs_t,
                 "ours_requests": ours_req,
                 "cosign_requests": theirs_req,
+                "ours_request_log": ours_log,
+                "cosign_request_log": theirs_log,
+                "modules_imported": len(modules),
+                "unwanted_modules": unwanted,
             },
         )
 

@@ -25,18 +25,7 @@ sys.path.insert(0, str(HERE))
 import imagebuild  # noqa: E402
 import run  # noqa: E402
 
-UNWANTED = (
-    "sigstore",
-    "imagetrust.audit",
-    "yaml",
-    "rich",
-    "cyclonedx",
-    "psycopg",
-    "in_toto",
-    "securesystemslib",
-    "yara",
-    "hyperscan",
-)
+UNWANTED = run.UNWANTED
 
 
 def main() -> None:
