@@ -27,17 +27,17 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
 from imagetrust.audit.secrets import Matcher, scan_tree  # noqa: E402
-from tests.accuracy.secrets_creddata import extract, score  # noqa: E402
+from tests.accuracy.secrets_creddata import extract, per_rule, score  # noqa: E402
 
 SHARED = Path(os.environ.get("IMAGETRUST_SHARED", REPO.parent / "shared"))
 CREDDATA = SHARED / "data/secrets/creddata-dev.tar.gz"
 GITLEAKS = REPO / "tools/bin/gitleaks"
 
 
-def run_ours(root: Path, matcher: Matcher) -> tuple[float, float, list[tuple[str, int]]]:
+def run_ours(root: Path, matcher: Matcher) -> tuple[float, float, list[tuple[str, int, str]]]:
     start, cpu = time.perf_counter(), time.process_time()
     hits = scan_tree(root, matcher)
-    return time.perf_counter() - start, time.process_time() - cpu, [(h.path, h.line) for h in hits]
+    return time.perf_counter() - start, time.process_time() - cpu, [(h.path, h.line, h.rule_id) for h in hits]
 
 
 def _children_cpu() -> float:
@@ -75,7 +75,7 @@ def main() -> int:
         matcher = Matcher()
         compile_s = time.perf_counter() - t0
         ours_times, gl_times, ours_cpu, gl_cpu = [], [], [], []
-        ours_lines: list[tuple[str, int]] = []
+        ours_lines: list[tuple[str, int, str]] = []
         gl_lines: list[tuple[str, int]] = []
         gl_cmd = ""
         for _ in range(args.repeat):
@@ -85,7 +85,8 @@ def main() -> int:
             elapsed, cpu, gl_lines, gl_cmd = run_gitleaks(root, Path(tmp) / "gitleaks.json")
             gl_times.append(elapsed)
             gl_cpu.append(cpu)
-        ours, gl = score(labels, ours_lines), score(labels, gl_lines)
+        ours, gl = score(labels, [(p, n) for p, n, _ in ours_lines]), score(labels, gl_lines)
+        rules = per_rule(labels, ours_lines)
     version = subprocess.run(
         [GITLEAKS, "version"], capture_output=True, text=True, check=False
     ).stdout.strip()
@@ -99,6 +100,7 @@ def main() -> int:
             "cpu_seconds_min": round(min(ours_cpu), 4),
             "compile_seconds": round(compile_s, 4),
             "mb_per_second": round(size / min(ours_times) / 1e6, 1),
+            "per_rule": rules,
         },
         "gitleaks": {
             **gl.as_dict(),
@@ -125,6 +127,9 @@ def main() -> int:
             f" {min(times):8.3f}s {statistics.median(times):8.3f}s {min(cpus):7.3f}s"
         )
     print("recall* = without labels whose only category is a bare UUID")
+    print("per rule (lines): true / false-labelled / unlabelled / precision")
+    for rule, c in rules.items():
+        print(f"  {rule:26} {c['true']:5} {c['false_labelled']:5} {c['unlabelled']:5} {c['precision']:6.3f}")
     print(
         f"speed-up: {result['speedup_min_wall']}x wall, {result['speedup_min_cpu']}x CPU;"
         f" rule set compiled once in {compile_s:.3f}s"

@@ -121,3 +121,20 @@ def score(labels: list[Label], reported: Iterable[tuple[str, int]]) -> Score:
         positives_no_uuid=len(no_uuid),
         found_no_uuid=len(found_no_uuid),
     )
+
+
+def per_rule(
+    labels: list[Label], reported: Iterable[tuple[str, int, str]]
+) -> dict[str, dict[str, float | int]]:
+    """Lines each rule reported inside T ranges, inside F/X ranges only, and outside any label."""
+    by_file: dict[str, list[Label]] = defaultdict(list)
+    for label in labels:
+        by_file[label.path].append(label)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"true": 0, "false_labelled": 0, "unlabelled": 0})
+    for path, line, rule in set(reported):
+        truths = {lb.truth for lb in by_file.get(path, ()) if lb.first <= line <= lb.last}
+        key = "true" if "T" in truths else "false_labelled" if truths else "unlabelled"
+        counts[rule][key] += 1
+    return {
+        rule: {**c, "precision": round(c["true"] / sum(c.values()), 3)} for rule, c in sorted(counts.items())
+    }
