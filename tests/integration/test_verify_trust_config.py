@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_verify_cosign import Keys, cosign_ok, push_image, sign2, verify
+from tests.integration.test_verify_cosign import push_image, verify
+from tests.support.cosign import Keys, cosign_ok, sign
 from tests.support.registry import RegistryServer
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]
@@ -30,10 +31,7 @@ class Images:
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    a, b = tmp_path_factory.mktemp("tc-key-a"), tmp_path_factory.mktemp("tc-key-b")
-    for directory in (a, b):
-        cosign_ok("cosign2", "generate-key-pair", cwd=directory)
-    return Keys(a, b)
+    return Keys.generate(tmp_path_factory, "tc-key")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +42,7 @@ def images(tmp_path_factory: pytest.TempPathFactory, registry_plain: RegistrySer
         repo_path = f"other/{name}:v1" if name == "other" else f"tc/{name}:v1"
         repo, digest = push_image(tmp, registry_plain, repo_path, f"tc-{name}")
         refs[name] = f"{repo}@{digest}"
-        sign2(keys.a, refs[name])
+        sign(keys.a, refs[name])
     common = ("--key", "cosign.key", "--use-signing-config=false", "--tlog-upload=false", "-y")
     cosign_ok("cosign3", "sign", *common, refs["both"], cwd=keys.b)
     return Images(registry_plain.host, refs["both"], refs["only-a"], refs["other"])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_verify_cosign import cosign_ok, push_image, sign2, verify
+from tests.integration.test_verify_cosign import push_image, verify
+from tests.support.cosign import generate_key_pair, sign
 from tests.support.registry import RegistryServer
 from tests.unit.test_verify_layout import (
     demo,
@@ -27,11 +28,10 @@ pytestmark = [pytest.mark.registry, pytest.mark.interop]
 def signed_image(
     tmp_path_factory: pytest.TempPathFactory, registry_plain: RegistryServer
 ) -> tuple[str, Path]:
-    keydir = tmp_path_factory.mktemp("layout-key")
-    cosign_ok("cosign2", "generate-key-pair", cwd=keydir)
+    keydir = generate_key_pair(tmp_path_factory.mktemp("layout-key"))
     repo, digest = push_image(tmp_path_factory.mktemp("layout-img"), registry_plain, "layout/app:v1", "lay")
     ref = f"{repo}@{digest}"
-    sign2(keydir, ref)
+    sign(keydir, ref)
     return ref, keydir / "cosign.pub"
 
 
