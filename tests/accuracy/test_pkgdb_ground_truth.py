@@ -22,6 +22,7 @@ from imagetrust.audit.catalog import (
     RpmCataloger,
     catalog_image,
     content_policy,
+    content_visitors,
     default_catalogers,
     detect_os,
     parse_os_release,
@@ -122,7 +123,9 @@ def test_apk_through_the_unpacker_on_a_real_alpine_image() -> None:
     layers = _docker_save_layers(tarball)
     catalogers = default_catalogers()
     index = unpack_layers(
-        [LayerInput(io.BytesIO(raw), Digest.of(raw), "none") for raw in layers], content_policy(catalogers)
+        [LayerInput(io.BytesIO(raw), Digest.of(raw), "none") for raw in layers],
+        content_policy(catalogers),
+        content_visitors(catalogers),
     )
     assert index.unknowns == []
     assert index.content("lib/apk/db/installed") == reference
