@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from imagetrust.errors import LocalInputError
+from imagetrust.localfiles import read_bounded
 from imagetrust.trust.keys import PublicKey
 from imagetrust.verify.dsse import IN_TOTO_PAYLOAD_TYPE, pae
 
@@ -154,14 +155,7 @@ def parse_signing_key(pem: bytes, source: str, password: bytes | None) -> Signin
 
 
 def load_signing_key(path: Path, password: bytes | None) -> SigningKey:
-    try:
-        with path.open("rb") as handle:
-            pem = handle.read(_MAX_KEY_FILE_BYTES + 1)
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read private key ({e.strerror or e})") from e
-    if len(pem) > _MAX_KEY_FILE_BYTES:
-        raise LocalInputError(f"{path}: too large to be a private key")
-    return parse_signing_key(pem, str(path), password)
+    return parse_signing_key(read_bounded(path, _MAX_KEY_FILE_BYTES, "private key"), str(path), password)
 
 
 def sign_envelope(payload: bytes, key: SigningKey, payload_type: str = IN_TOTO_PAYLOAD_TYPE) -> bytes:

@@ -24,7 +24,7 @@ from imagetrust.oci.digest import Digest
 from imagetrust.pipeline.attest import TYPE_NAMES, AttestOptions, AttestResult, PolicyFile, attest_image
 from imagetrust.pipeline.scanners import SCANNER_NAMES, ScannerOptions, build_scanners, default_scanners
 from imagetrust.pipeline.verify import VerifyOptions
-from imagetrust.policy.load import PolicyError, parse_policy
+from imagetrust.policy.load import read_policy
 from imagetrust.policy.model import KeylessAuthority
 from imagetrust.trust.keys import load_public_key
 from imagetrust.verify.statement import resolve_predicate_type
@@ -46,18 +46,7 @@ def key_password(from_stdin: bool) -> bytes | None:
 
 def read_policy_file(path: Path, limits: Limits) -> PolicyFile:
     """Load the policy from the very bytes whose digest the VSA records (one read, no second look)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limits.manifest_bytes + 1)
-    except OSError as e:
-        raise PolicyError(f"{path}: cannot read policy ({e.strerror or e})") from e
-    if len(data) > limits.manifest_bytes:
-        raise PolicyError(f"{path}: policy larger than {limits.manifest_bytes} bytes")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PolicyError(f"{path}: policy is not UTF-8") from e
-    policy = parse_policy(text, source=str(path), base=path.parent, limits=limits)
+    policy, data = read_policy(path, limits)
     return PolicyFile(policy, path.as_posix(), Digest.of(data))
 
 

@@ -18,6 +18,7 @@ import yaml  # type: ignore[import-untyped]
 from imagetrust.audit.findings import Severity
 from imagetrust.errors import ConfigError, ImageTrustError
 from imagetrust.limits import DEFAULT_LIMITS, Limits
+from imagetrust.localfiles import read_bounded
 from imagetrust.policy.model import (
     API_VERSION,
     KIND,
@@ -253,13 +254,7 @@ def _vex_products(value: Any) -> tuple[str, ...]:
 
 def load_vex(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[VexStatement, ...]:
     """An OpenVEX document (v0.0.x or v0.2.x) reduced to the statements policy can apply."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limits.manifest_bytes + 1)
-    except OSError as e:
-        raise PolicyError(f"{path}: cannot read VEX document ({e.strerror or e})") from e
-    if len(data) > limits.manifest_bytes:
-        raise PolicyError(f"{path}: VEX document larger than {limits.manifest_bytes} bytes")
+    data = read_bounded(path, limits.manifest_bytes, "VEX document", PolicyError)
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
@@ -442,15 +437,15 @@ def parse_policy(text: str, *, source: str, base: Path, limits: Limits = DEFAULT
 
 def load_policy(path: Path, limits: Limits = DEFAULT_LIMITS) -> Policy:
     """Read and check a policy file (exit 2 on any problem, naming the line)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limits.manifest_bytes + 1)
-    except OSError as e:
-        raise PolicyError(f"{path}: cannot read policy ({e.strerror or e})") from e
-    if len(data) > limits.manifest_bytes:
-        raise PolicyError(f"{path}: policy larger than {limits.manifest_bytes} bytes")
+    return read_policy(path, limits)[0]
+
+
+def read_policy(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Policy, bytes]:
+    """``load_policy`` and the very bytes it was parsed from, read once (an attestation records their
+    digest, so a second read could name a file other than the one decided with)."""
+    data = read_bounded(path, limits.manifest_bytes, "policy", PolicyError)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PolicyError(f"{path}: policy is not UTF-8") from e
-    return parse_policy(text, source=str(path), base=path.parent, limits=limits)
+    return parse_policy(text, source=str(path), base=path.parent, limits=limits), data

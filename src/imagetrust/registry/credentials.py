@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imagetrust.errors import ConfigError
+from imagetrust.localfiles import read_if_present
 from imagetrust.oci.reference import DOCKER_HUB
 from imagetrust.registry.options import RegistryOptions
 
@@ -81,15 +82,9 @@ def lookup_credentials(registry: str, options: RegistryOptions) -> Credentials |
 
 
 def _load_config(path: Path) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_CONFIG_MAX_BYTES + 1)
-    except FileNotFoundError:
+    raw = read_if_present(path, _CONFIG_MAX_BYTES, "docker config", ConfigError)
+    if raw is None:
         return None
-    except OSError as e:
-        raise ConfigError(f"docker config {path}: cannot read it ({e.strerror or e})") from e
-    if len(raw) > _CONFIG_MAX_BYTES:
-        raise ConfigError(f"docker config {path}: larger than {_CONFIG_MAX_BYTES} bytes")
     try:
         value = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:

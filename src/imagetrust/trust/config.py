@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imagetrust.errors import ConfigError, InvalidReference
+from imagetrust.localfiles import read_bounded
 from imagetrust.oci.reference import parse_registry_ref
 from imagetrust.trust.paths import public_good_trusted_root
 
@@ -225,9 +226,5 @@ def parse_trust_config(raw: bytes, source: str, base: Path) -> TrustConfig:
 
 
 def load_trust_config(path: Path) -> TrustConfig:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_CONFIG_BYTES + 1)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read trust-roots config ({e.strerror or e})") from e
+    raw = read_bounded(path, _MAX_CONFIG_BYTES, "trust-roots config", ConfigError)
     return parse_trust_config(raw, str(path), path.parent)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from imagetrust.errors import LocalInputError, VerificationFailed
+from imagetrust.localfiles import read_bounded
 
 PublicKeyTypes = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
@@ -134,11 +135,4 @@ class PublicKey:
 
 def load_public_key(path: Path) -> PublicKey:
     """Read one PEM public key file given by the user; every problem names the file."""
-    try:
-        with path.open("rb") as handle:
-            pem = handle.read(_MAX_KEY_FILE_BYTES + 1)
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read public key ({e.strerror or e})") from e
-    if len(pem) > _MAX_KEY_FILE_BYTES:
-        raise LocalInputError(f"{path}: too large to be a public key")
-    return PublicKey.from_pem(pem, str(path))
+    return PublicKey.from_pem(read_bounded(path, _MAX_KEY_FILE_BYTES, "public key"), str(path))

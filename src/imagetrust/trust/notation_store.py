@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography import x509
 
 from imagetrust.errors import LocalInputError
+from imagetrust.localfiles import read_bounded
 
 _MAX_CERT_FILE_BYTES = 1024 * 1024
 _MAX_CERTS = 1000
@@ -33,13 +34,7 @@ class NotationTrustStore:
 
 
 def _read_certs(path: Path) -> list[x509.Certificate]:
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_CERT_FILE_BYTES + 1)
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read certificate ({e.strerror or e})") from e
-    if len(data) > _MAX_CERT_FILE_BYTES:
-        raise LocalInputError(f"{path}: too large to be a certificate file")
+    data = read_bounded(path, _MAX_CERT_FILE_BYTES, "certificate file")
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)

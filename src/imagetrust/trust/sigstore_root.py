@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from imagetrust.errors import LocalInputError
+from imagetrust.localfiles import read_bounded
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -208,9 +209,5 @@ def _first_line(error: BaseException) -> str:
 
 def load_trusted_root(path: Path) -> SigstoreTrustedRoot:
     """Read a ``trusted_root.json`` named by the user."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_TRUSTED_ROOT_BYTES + 1)
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read trusted root ({e.strerror or e})") from e
+    raw = read_bounded(path, _MAX_TRUSTED_ROOT_BYTES, "trusted root")
     return parse_trusted_root(raw, str(path))

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.limits import Limits
+from imagetrust.localfiles import read_bounded, read_if_present
 
 _STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _AMBIGUOUS_NEGATION = re.compile(r"\[[!^]")
@@ -60,13 +61,7 @@ def load_layout_key(path: Path) -> LayoutKey:
     """A PEM public key (RSA -> rsassa-pss-sha256, ECDSA, Ed25519) as in-toto's verifier wants it."""
     from securesystemslib.signer._key import SSlibKey
 
-    try:
-        with path.open("rb") as handle:
-            pem = handle.read(_MAX_KEY_FILE_BYTES + 1)
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read layout key ({e.strerror or e})") from e
-    if len(pem) > _MAX_KEY_FILE_BYTES:
-        raise LocalInputError(f"{path}: too large to be a layout key")
+    pem = read_bounded(path, _MAX_KEY_FILE_BYTES, "layout key")
     try:
         public = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as e:
@@ -82,16 +77,11 @@ def load_layout_key(path: Path) -> LayoutKey:
     return LayoutKey(key.keyid, key_dict, str(path))
 
 
-def _read_json(path: Path, what: str, limits: Limits) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(limits.small_blob_bytes + 1)
-    except FileNotFoundError:
-        raise
-    except OSError as e:
-        raise LocalInputError(f"{path}: cannot read {what} ({e.strerror or e})") from e
-    if len(raw) > limits.small_blob_bytes:
-        raise LocalInputError(f"{path}: {what} larger than {limits.small_blob_bytes} bytes")
+def _read_json(path: Path, what: str, limits: Limits) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None when there is no such file."""
+    raw = read_if_present(path, limits.small_blob_bytes, what)
+    if raw is None:
+        return None
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as e:
@@ -157,9 +147,8 @@ def _load_links(layout: Any, link_dir: Path, limits: Limits) -> dict[str, dict[s
         per_step: dict[str, Any] = {}
         for keyid in step.pubkeys:
             path = link_dir / FILENAME_FORMAT.format(step_name=step.name, keyid=keyid)
-            try:
-                doc = _read_json(path, "link", limits)
-            except FileNotFoundError:
+            doc = _read_json(path, "link", limits)
+            if doc is None:
                 continue
             per_step[keyid] = _metadata(doc, path, "link")
         if len(per_step) < step.threshold:
@@ -187,10 +176,9 @@ def verify_layout(
 
     if not layout_keys:
         raise LocalInputError(f"{layout_path}: a layout needs at least one --layout-key")
-    try:
-        doc = _read_json(layout_path, "layout", limits)
-    except FileNotFoundError as e:
-        raise LocalInputError(f"{layout_path}: layout not found") from e
+    doc = _read_json(layout_path, "layout", limits)
+    if doc is None:
+        raise LocalInputError(f"{layout_path}: layout not found")
     metadata = _metadata(doc, layout_path, "layout")
     keys = {k.keyid: dict(k.key_dict) for k in layout_keys}
     try:
