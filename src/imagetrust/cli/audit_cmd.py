@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from imagetrust.audit.findings import Severity
+from imagetrust.audit.result import AuditResult
+from imagetrust.cli.concurrent import AUDIT_WORKERS, run_concurrently
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, source_options
 from imagetrust.cli.rescan_cmd import store_audit
@@ -34,8 +37,45 @@ def _scanner_names(text: str | None, options: ScannerOptions) -> tuple[str, ...]
     return names
 
 
+_STORE_LOCK = threading.Lock()  # one writer to the inventory store at a time
+
+
+def _render(result: AuditResult, output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(audit_document(result), indent=2) + "\n"
+    if output_format == "cyclonedx":
+        return cyclonedx_json(result)
+    if output_format == "spdx":
+        return spdx_json(result)
+    return audit_text(result)
+
+
+def _render_all(results: list[AuditResult], output_format: str) -> str:
+    """One image: its document.  Several: JSON formats become a list of documents, text is concatenated."""
+    if len(results) == 1:
+        return _render(results[0], output_format)
+    if output_format == "text":
+        return "\n".join(_render(r, output_format) for r in results)
+    return json.dumps([json.loads(_render(r, output_format)) for r in results], indent=2) + "\n"
+
+
+def _exit_for(images: tuple[str, ...], results: list[AuditResult], fail_on: str | None) -> None:
+    """The worst outcome over all images: a finding at --fail-on (1) before a gap in checking (3)."""
+    if fail_on is None:
+        return
+    threshold = Severity(fail_on)
+    for image, result in zip(images, results, strict=True):
+        worst = worst_severity(result)
+        if worst is not None and not worst < threshold:
+            raise VerificationFailed(f"{image}: a {worst.value} finding is at or above --fail-on {fail_on}")
+    for image, result in zip(images, results, strict=True):
+        gaps = [note for p in result.platforms for note in p.not_checked]
+        if gaps:
+            raise CouldNotCheck(f"{image}: could not check everything: {gaps[0]}")
+
+
 @click.command("audit")
-@click.argument("image")
+@click.argument("images", metavar="IMAGE...", nargs=-1, required=True)
 @source_options
 @click.option(
     "--scanners",
@@ -88,7 +128,7 @@ def _scanner_names(text: str | None, options: ScannerOptions) -> tuple[str, ...]
 )
 @click.option("--no-store", is_flag=True, help="Do not record this image in the inventory store.")
 def audit_command(
-    image: str,
+    images: tuple[str, ...],
     scanners_text: str | None,
     db_path: Path | None,
     base: str | None,
@@ -106,7 +146,8 @@ def audit_command(
 ) -> None:
     """Inventory IMAGE's packages and report vulnerabilities and other findings.
 
-    IMAGE is a registry reference or an offline source (oci:, oci-archive:, docker-archive:).
+    IMAGE is a registry reference or an offline source (oci:, oci-archive:, docker-archive:).  Several
+    images are audited concurrently; JSON output is then a list and the exit code is the worst outcome.
     """
     if exclude_base and not base:
         click.echo("imagetrust: note: --exclude-base uses the image's base annotation", err=True)
@@ -121,27 +162,18 @@ def audit_command(
         limits=settings.limits,
     )
     names = _scanner_names(scanners_text, scanner_options)
-    scanners = build_scanners(names, scanner_options)
     state = state_if_present(db_path) if not no_store and "vuln" in names else None
-    result = audit_image(image, settings, scanners, base=base)
-    if not no_store:
-        store_audit(store_location, result, image, state)
-    if exclude_base:
-        result = replace(result, platforms=tuple(filter_base(p) for p in result.platforms))
-    if output_format == "json":
-        text = json.dumps(audit_document(result), indent=2) + "\n"
-    elif output_format == "cyclonedx":
-        text = cyclonedx_json(result)
-    elif output_format == "spdx":
-        text = spdx_json(result)
-    else:
-        text = audit_text(result)
-    write_document(text, output)
-    if fail_on is not None:
-        threshold = Severity(fail_on)
-        worst = worst_severity(result)
-        if worst is not None and not worst < threshold:
-            raise VerificationFailed(f"{image}: a {worst.value} finding is at or above --fail-on {fail_on}")
-        gaps = [note for p in result.platforms for note in p.not_checked]
-        if gaps:
-            raise CouldNotCheck(f"{image}: could not check everything: {gaps[0]}")
+
+    def one(image: str) -> AuditResult:
+        # Scanners per image: they hold database connections and matcher state that stay in one thread.
+        result = audit_image(image, settings, build_scanners(names, scanner_options), base=base)
+        if not no_store:
+            with _STORE_LOCK:
+                store_audit(store_location, result, image, state)
+        if exclude_base:
+            result = replace(result, platforms=tuple(filter_base(p) for p in result.platforms))
+        return result
+
+    results = run_concurrently(images, one, max_workers=AUDIT_WORKERS)
+    write_document(_render_all(results, output_format), output)
+    _exit_for(images, results, fail_on)

@@ -7,11 +7,13 @@ failures but exits 0; an indeterminate decision still exits 3 (see docs/policy.m
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from imagetrust.cli.concurrent import AUDIT_WORKERS, run_concurrently
 from imagetrust.cli.console import write_document
 from imagetrust.cli.options import build_settings, source_options
 from imagetrust.cli.rescan_cmd import store_audit
@@ -22,7 +24,7 @@ from imagetrust.cli.trust_options import (
     keyless_material_options,
 )
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
-from imagetrust.pipeline.check import check_image
+from imagetrust.pipeline.check import CheckResult, check_image
 from imagetrust.pipeline.rescan import state_if_present
 from imagetrust.pipeline.scanners import ScannerOptions
 from imagetrust.policy.default import default_policy
@@ -51,8 +53,25 @@ def render(doc: dict[str, object], output_format: str) -> str:
     return trust_text(doc)
 
 
+_STORE_LOCK = threading.Lock()  # one writer to the inventory store at a time
+
+
+def render_all(docs: list[dict[str, object]], output_format: str) -> str:
+    """One image: its report.  Several: JSON is a list, SARIF one log with a run per image, text and
+    Markdown concatenated; HTML is one page per image, so it takes one image."""
+    if len(docs) == 1:
+        return render(docs[0], output_format)
+    if output_format == "json":
+        return json.dumps(docs, indent=2) + "\n"
+    if output_format == "sarif":
+        logs = [trust_sarif(doc) for doc in docs]
+        merged = {**logs[0], "runs": [run for log in logs for run in log["runs"]]}
+        return json.dumps(merged, indent=2) + "\n"
+    return "\n".join(render(doc, output_format) for doc in docs)
+
+
 @click.command("check")
-@click.argument("image")
+@click.argument("images", metavar="IMAGE...", nargs=-1, required=True)
 @click.option("--policy", "policy_path", type=_FILE, help="Policy file (YAML, imagetrust.dev/v1).")
 @click.option("--key", "keys", multiple=True, type=_FILE, help="Default policy: PEM public key to trust.")
 @identity_options
@@ -73,7 +92,7 @@ def render(doc: dict[str, object], output_format: str) -> str:
 @click.option("--no-store", is_flag=True, help="Do not record this image in the inventory store.")
 @source_options
 def check_command(
-    image: str,
+    images: tuple[str, ...],
     policy_path: Path | None,
     keys: tuple[Path, ...],
     certificate_identity: str | None,
@@ -95,8 +114,11 @@ def check_command(
     """Verify, audit and apply a policy to IMAGE; write the trust report.
 
     Without --policy, the default policy applies: a valid signature by --key or the identity given, no
-    malware, no secrets, no critical vulnerability with a fix available.
+    malware, no secrets, no critical vulnerability with a fix available.  Several images are checked
+    concurrently; JSON output is then a list and the exit code is the worst outcome.
     """
+    if output_format == "html" and len(images) > 1:
+        raise UsageError("--format html writes one page per image: give one IMAGE")
     settings = build_settings(**source)  # type: ignore[arg-type]
     identity = identity_policy(
         certificate_identity,
@@ -112,24 +134,37 @@ def check_command(
         policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
     keyless = any(isinstance(a, KeylessAuthority) for a in policy.authorities())
     state = state_if_present(db_path) if not no_store else None
-    report = check_image(
-        image,
-        settings,
-        policy,
-        now=datetime.now(UTC),
-        scanner_options=ScannerOptions(db_path=db_path, malware_rules=malware_rules),
-        keyless=keyless_material(keyless, trusted_root, fulcio_roots, rekor_keys),
-        base=base,
-    )
-    if not no_store and report.audit is not None:
-        store_audit(store_location, report.audit, image, state)
-    write_document(render(trust_document(report), output_format), output)
-    decision = report.decision
-    summary = "; ".join(decision.reasons[:3])
-    if decision.outcome is Outcome.FAIL:
-        if policy.mode is Mode.WARN:
-            click.echo(f"imagetrust: warning: policy failed (warn mode, not blocking): {summary}", err=True)
-            return
-        raise VerificationFailed(f"{report.source}: policy failed: {summary}")
-    if decision.outcome is Outcome.INDETERMINATE:
-        raise CouldNotCheck(f"{report.source}: could not decide: {summary}")
+    material = keyless_material(keyless, trusted_root, fulcio_roots, rekor_keys)
+
+    def one(image: str) -> CheckResult:
+        report = check_image(
+            image,
+            settings,
+            policy,
+            now=datetime.now(UTC),
+            scanner_options=ScannerOptions(db_path=db_path, malware_rules=malware_rules),
+            keyless=material,
+            base=base,
+        )
+        if not no_store and report.audit is not None:
+            with _STORE_LOCK:
+                store_audit(store_location, report.audit, image, state)
+        return report
+
+    reports = run_concurrently(images, one, max_workers=AUDIT_WORKERS)
+    write_document(render_all([trust_document(r) for r in reports], output_format), output)
+    failed = [r for r in reports if r.decision.outcome is Outcome.FAIL]
+    if failed and policy.mode is Mode.WARN:
+        for report in failed:
+            summary = "; ".join(report.decision.reasons[:3])
+            click.echo(
+                f"imagetrust: warning: {report.source}: policy failed (warn mode, not blocking): {summary}",
+                err=True,
+            )
+    elif failed:
+        summary = "; ".join(failed[0].decision.reasons[:3])
+        raise VerificationFailed(f"{failed[0].source}: policy failed: {summary}")
+    for report in reports:
+        if report.decision.outcome is Outcome.INDETERMINATE:
+            summary = "; ".join(report.decision.reasons[:3])
+            raise CouldNotCheck(f"{report.source}: could not decide: {summary}")
