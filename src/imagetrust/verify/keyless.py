@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -21,6 +20,7 @@ from imagetrust.limits import DEFAULT_LIMITS, Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import RegistryRef
 from imagetrust.trust.keys import PublicKey
+from imagetrust.verify.certchain import is_ca, issued_by
 from imagetrust.verify.dsse import parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
 from imagetrust.verify.identity import IdentityPolicy, identity_from_certificate
@@ -63,23 +63,6 @@ def _valid_at(cert: x509.Certificate, at: datetime.datetime, what: str) -> None:
         )
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def verify_certificate_path(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
@@ -89,7 +72,7 @@ def verify_certificate_path(
     """A code-signing leaf -> untrusted CA intermediates -> a trusted root, all valid at ``at``."""
     if not roots:
         raise VerificationFailed("no trusted Fulcio root certificates to verify against")
-    if _is_ca(leaf):
+    if is_ca(leaf):
         raise VerificationFailed("signing certificate is a CA certificate")
     try:
         usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -102,7 +85,7 @@ def verify_certificate_path(
     current = leaf
     for _ in range(_MAX_PATH):
         for root in roots:
-            if _issued_by(current, root):
+            if issued_by(current, root):
                 _valid_at(root, at, "root certificate")
                 return
         parent = next(
@@ -111,8 +94,8 @@ def verify_certificate_path(
                 for c in intermediates
                 if c.public_bytes(Encoding.DER) not in trusted_der
                 and c.issuer != c.subject  # a self-signed cert from the evidence is never an anchor
-                and _is_ca(c)
-                and _issued_by(current, c)
+                and is_ca(c)
+                and issued_by(current, c)
             ),
             None,
         )

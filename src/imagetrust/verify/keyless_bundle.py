@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from sigstore.errors import CertValidationError, MetadataError
 from sigstore.errors import Error as SigstoreError
 from sigstore.hashes import Hashed
@@ -38,6 +37,7 @@ from imagetrust.errors import ImageTrustError, LimitExceeded, LocalInputError, V
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.trust.sigstore_root import LogInstance, SigstoreTrustedRoot, load_trusted_root
+from imagetrust.verify.certchain import issued_by
 from imagetrust.verify.dsse import IN_TOTO_PAYLOAD_TYPE
 from imagetrust.verify.encoding import load_strict_object
 from imagetrust.verify.identity import IdentityPolicy, identity_from_certificate
@@ -198,16 +198,6 @@ def _established_times(bundle: Bundle) -> list[datetime.datetime]:
     return times
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def _trusted_log(bundle: Bundle, root: SigstoreTrustedRoot) -> LogInstance:
     """sigstore-python tries every Rekor key when the log id is unknown; we want the named log only."""
     log_id = bundle.log_entry._inner.log_id.key_id
@@ -222,7 +212,7 @@ def _check_windows(bundle: Bundle, root: SigstoreTrustedRoot) -> None:
     log = _trusted_log(bundle, root)
     log_id = log.log_id
     leaf = bundle.signing_certificate
-    authorities = [ca for ca in root.certificate_authorities if _issued_by(leaf, ca.chain[0])]
+    authorities = [ca for ca in root.certificate_authorities if issued_by(leaf, ca.chain[0])]
     if not authorities:
         raise VerificationFailed(f"{_WHAT}: no certificate authority of {root.source} issued the leaf")
     for when in _established_times(bundle):

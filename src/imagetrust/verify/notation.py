@@ -30,6 +30,7 @@ from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Manifest
 from imagetrust.trust.notation_store import NotationTrustStore, TrustedCertificate
+from imagetrust.verify.certchain import is_ca
 from imagetrust.verify.evidence import BlobReader, Origin
 
 NOTATION_ARTIFACT_TYPE = "application/vnd.cncf.notary.signature"
@@ -246,13 +247,6 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def _check_leaf(leaf: x509.Certificate) -> None:
     try:
         usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -276,7 +270,7 @@ def _anchor(
         _valid_at(cert, now, "signing" if index == 0 else "chain")
         if index + 1 < len(chain):
             parent = chain[index + 1]
-            if not _is_ca(parent):
+            if not is_ca(parent):
                 raise VerificationFailed(
                     f"notation: chain certificate {parent.subject.rfc4514_string()} is not a CA"
                 )
@@ -289,7 +283,7 @@ def _anchor(
         if trusted.certificate == last:
             return trusted
     for trusted in store.certificates:
-        if _is_ca(trusted.certificate) and _issued_by(last, trusted.certificate):
+        if is_ca(trusted.certificate) and _issued_by(last, trusted.certificate):
             _valid_at(trusted.certificate, now, "trust store")
             return trusted
     raise VerificationFailed(
