@@ -626,13 +626,35 @@ def registry(work: Path) -> Iterator[RegistryServer]:
         server.stop()
 
 
+def _earlier_rows(fresh: list[Row]) -> list[Row]:
+    """With ``--only``: the rows of the previous results.json that were not measured again, marked so."""
+    path = HERE / "results" / "results.json"
+    if not path.exists():
+        return []
+    previous = json.loads(path.read_text())
+    names = {r.name for r in fresh}
+    when = previous.get("header", "").split(" on ", 1)[-1].split(",", 1)[0]
+    kept = []
+    for r in previous.get("rows", []):
+        if r["name"] in names:
+            continue
+        measured = (
+            r["measured"] if "(earlier run" in r["measured"] else f"{r['measured']} (earlier run, {when})"
+        )
+        kept.append(Row(r["name"], measured, r["target"], r["met"], r["command"], r.get("data", {})))
+    return kept
+
+
 def write_results(rows: list[Row], args: argparse.Namespace) -> None:
     load = os.getloadavg()
+    only = f" --only {args.only}" if args.only else ""
     header = (
-        f"Produced by `.venv/bin/python bench/run.py --repeat {args.repeat}{' --quick' if args.quick else ''}` on "
+        f"Produced by `.venv/bin/python bench/run.py --repeat {args.repeat}{' --quick' if args.quick else ''}{only}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores ({platform.machine()}), "
         f"load average {load[0]:.1f} at the end (the machine is shared).  Times are the minimum of the repeats."
     )
+    if args.only:
+        rows = rows + _earlier_rows(rows)
     lines = [
         "# Benchmark results",
         "",
