@@ -260,6 +260,10 @@ def test_vulnerabilities_matched_from_an_imported_database(tmp_path: Path) -> No
     gaps = document["images"][0]["notChecked"]
     assert "vulnerabilities: no advisory data for npm" in gaps
 
+    unscored = run_cli("audit", DEMO, "--scanners", "vuln", "--db", str(db), "--fail-on", "critical")
+    assert unscored.returncode == 1, unscored.stderr  # PyPA gives no severity: unknown gates as critical
+    assert "unknown severity counts as critical" in unscored.stderr
+
     no_db = audit_json_with("--scanners", "vuln", env={"XDG_CACHE_HOME": str(tmp_path / "empty")})
     assert no_db["findings"] == []
     assert any("no advisory database" in n for n in no_db["images"][0]["notChecked"])

@@ -19,7 +19,7 @@ from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.audit import audit_image
 from imagetrust.pipeline.rescan import state_if_present
 from imagetrust.pipeline.scanners import SCANNER_NAMES, ScannerOptions, build_scanners, default_scanners
-from imagetrust.report.audit import audit_document, audit_text, filter_base, worst_severity
+from imagetrust.report.audit import audit_document, audit_text, filter_base
 from imagetrust.report.sbom import cyclonedx_json, spdx_json
 
 _FAIL_LEVELS = [s.value for s in Severity if s is not Severity.UNKNOWN]
@@ -65,9 +65,15 @@ def _exit_for(images: tuple[str, ...], results: list[AuditResult], fail_on: str 
         return
     threshold = Severity(fail_on)
     for image, result in zip(images, results, strict=True):
-        worst = worst_severity(result)
-        if worst is not None and not worst < threshold:
-            raise VerificationFailed(f"{image}: a {worst.value} finding is at or above --fail-on {fail_on}")
+        # An unknown severity gates as critical: a missing score must not let a finding through.
+        blocking = [f for p in result.platforms for f in p.findings if not f.severity.gating < threshold]
+        if blocking:
+            worst = max(blocking, key=lambda f: f.severity.gating)
+            shown = "an unscored" if worst.severity is Severity.UNKNOWN else f"a {worst.severity.value}"
+            raise VerificationFailed(
+                f"{image}: {shown} finding ({worst.id}) is at or above --fail-on {fail_on}"
+                + (" (unknown severity counts as critical)" if worst.severity is Severity.UNKNOWN else "")
+            )
     for image, result in zip(images, results, strict=True):
         gaps = [note for p in result.platforms for note in p.not_checked]
         if gaps:
