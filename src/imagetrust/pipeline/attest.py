@@ -145,6 +145,8 @@ def _decide(
     if verified is not None and verified.outcome is Outcome.FAILED:
         failed = True
         reasons.append(f"verification failed: {verified.reason}")
+    # ``worst`` is already the gating severity: an unknown one counts as critical (as in policies, audit
+    # and rescan --fail-on).
     if options.fail_on is not None and worst is not None and not worst < options.fail_on:
         failed = True
         reasons.append(f"a {worst.value} finding is at or above {options.fail_on.value}")
@@ -270,7 +272,8 @@ def assess_image(
     audited = audit_image(pinned, everything, scanners)
     gaps = [f"{p.image.platform or 'image'}: {note}" for p in audited.platforms for note in p.not_checked]
     worst = worst_severity(audited)
-    result, reasons = _decide(options, worst, gaps, verified)
+    gating = max((f.severity.gating for p in audited.platforms for f in p.findings), default=None)
+    result, reasons = _decide(options, gating, gaps, verified)
     subjects = [SubjectDigest(top.digest, "index" if audited.resolved.is_index else "image")]
     for platform in audited.platforms:
         if platform.image.digest != top.digest:
