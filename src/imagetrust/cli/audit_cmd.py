@@ -12,8 +12,9 @@ import click
 from imagetrust.audit.findings import Severity
 from imagetrust.audit.result import AuditResult
 from imagetrust.cli.concurrent import AUDIT_WORKERS, run_concurrently
-from imagetrust.cli.console import write_document
+from imagetrust.cli.console import Console, write_document
 from imagetrust.cli.options import build_settings, source_options
+from imagetrust.cli.progress import AuditProgressBar
 from imagetrust.cli.rescan_cmd import store_audit
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.audit import audit_image
@@ -172,7 +173,8 @@ def audit_command(
 
     def one(image: str) -> AuditResult:
         # Scanners per image: they hold database connections and matcher state that stay in one thread.
-        result = audit_image(image, settings, build_scanners(names, scanner_options), base=base)
+        scanners = build_scanners(names, scanner_options)
+        result = audit_image(image, settings, scanners, base=base, progress=bar.active)
         if not no_store:
             with _STORE_LOCK:
                 store_audit(store_location, result, image, state)
@@ -180,6 +182,7 @@ def audit_command(
             result = replace(result, platforms=tuple(filter_base(p) for p in result.platforms))
         return result
 
-    results = run_concurrently(images, one, max_workers=AUDIT_WORKERS)
+    with AuditProgressBar(click.get_current_context().find_object(Console)) as bar:
+        results = run_concurrently(images, one, max_workers=AUDIT_WORKERS)
     write_document(_render_all(results, output_format), output)
     _exit_for(images, results, fail_on)

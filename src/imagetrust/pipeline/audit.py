@@ -14,6 +14,7 @@ from imagetrust.audit.catalog import catalog_image, content_policy, content_visi
 from imagetrust.audit.findings import Finding
 from imagetrust.audit.layercache import LayerCache, unpack_cached
 from imagetrust.audit.layers import layer_openers
+from imagetrust.audit.progress import AuditProgress, with_progress
 from imagetrust.audit.result import AuditResult, PlatformAudit
 from imagetrust.audit.scanner import ScanContext, Scanner
 from imagetrust.audit.unpack import ContentVisitor, Unknown
@@ -58,6 +59,7 @@ def _audit_platform(
     base: str | None,
     settings: SourceSettings,
     cache: LayerCache | None,
+    progress: AuditProgress | None = None,
 ) -> PlatformAudit:
     catalogers = default_catalogers(settings.limits)
     policy = content_policy(catalogers)
@@ -66,8 +68,14 @@ def _audit_platform(
         policy.want(scanner.wanted)
         visitors.extend(scanner.visitors())
     layers = layer_openers(store, image.manifest)
+    label = str(image.platform) if image.platform else image.digest.short
+    if progress is not None:
+        progress.start(label, sum(d.size for d in image.manifest.layers))
+        layers = with_progress(layers, progress, label)
     names = ",".join(s.name for s in scanners)
     files = unpack_cached(layers, policy, visitors, settings.limits, cache, names)
+    if progress is not None:
+        progress.step(label, "cataloguing packages")
     distro, catalog = catalog_image(files, catalogers)
     packages = locate_packages(catalog.packages, files)
 
@@ -87,10 +95,14 @@ def _audit_platform(
     findings: list[Finding] = []
     unknowns: list[Unknown] = [*files.unknowns, *catalog.unknowns]
     for scanner in scanners:
+        if progress is not None:
+            progress.step(label, f"scanning: {scanner.name}")
         result = scanner.scan(context)
         findings.extend(result.findings)
         unknowns.extend(result.unknowns)
         not_checked.extend(result.not_checked)
+    if progress is not None:
+        progress.finish(label)
     return PlatformAudit(
         image=image,
         distro=distro,
@@ -110,6 +122,7 @@ def audit_image(
     *,
     base: str | None = None,
     layer_cache: bool = True,
+    progress: AuditProgress | None = None,
 ) -> AuditResult:
     """Resolve once, then audit every selected platform image with the given scanners.
 
@@ -122,7 +135,7 @@ def audit_image(
     cache_dir = settings.cache_dir_or_default() if layer_cache else None
     cache = LayerCache(cache_dir / "layers") if cache_dir is not None else None
     platforms = tuple(
-        _audit_platform(store, image, scanners, base, settings, cache) for image in resolved.images
+        _audit_platform(store, image, scanners, base, settings, cache, progress) for image in resolved.images
     )
     source = str(ref.with_digest(resolved.digest)) if isinstance(ref, RegistryRef) else str(ref)
     return AuditResult(source, resolved, platforms, tuple(s.name for s in scanners))
