@@ -82,17 +82,25 @@ PIP=(python3 -m pip); [ -x .venv/bin/pip ] && PIP=(.venv/bin/pip)
     --implementation cp --abi cp311 -d "$TOOLS/packages/wheels" jinja2==2.10 markupsafe==2.1.5 >/dev/null
 ( cd "$TOOLS/packages/npm" && npm pack --silent lodash@4.17.20 >/dev/null )
 
-# Headless Chromium renders the HTML trust report in tests (system package; CI runs as root).
+# Two test services cannot run from a dpkg -x folder; they are installed as system packages when missing
+# (CI runs as root). The package lists are refreshed once first: a fresh machine may have none.
+APT_UPDATED=0
+system_install() {
+  if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Headless Chromium renders the HTML trust report in tests.
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ]; then
   echo "fetch-tools: installing chromium (apt-get)" >&2
-  apt-get install -y --no-install-recommends chromium >/dev/null \
+  system_install chromium \
     || echo "fetch-tools: could not install chromium; the HTML rendering test will fail in CI" >&2
 fi
 
 # PostgreSQL 15 (Debian's package) backs the inventory store tests on a real server (root only, as above).
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ] && [ "$(id -u)" = 0 ]; then
   echo "fetch-tools: installing postgresql (apt-get)" >&2
-  apt-get install -y --no-install-recommends postgresql >/dev/null \
+  system_install postgresql \
     || echo "fetch-tools: could not install postgresql; the PostgreSQL store tests will fail in CI" >&2
 fi
 
