@@ -21,12 +21,12 @@ from imagetrust.audit.unpack.model import (
     Unknown,
 )
 from imagetrust.audit.unpack.paths import OPAQUE_MARKER, WHITEOUT_PREFIX, UnsafePath, join, normalise
+from imagetrust.audit.unpack.tarstream import TarMember, TarStream
 from imagetrust.errors import LimitExceeded, MalformedContent
 from imagetrust.limits import DEFAULT_LIMITS, Limits
 from imagetrust.oci.digest import Digest
 
 _CHUNK = 1 << 20
-_TAR_BUFSIZE = 1 << 16
 
 _TYPES = {
     tarfile.REGTYPE: EntryType.FILE,
@@ -135,23 +135,17 @@ class Unpacker:
 
     def _read_tar(self, reader: DecompressingReader, digest: Digest, hides: list[tuple[str, bool]]) -> int:
         """Index every member; return the offset where the archive's end-of-archive blocks begin."""
-        try:
-            tar = tarfile.open(fileobj=reader, mode="r|", bufsize=_TAR_BUFSIZE)  # type: ignore[call-overload]  # noqa: SIM115
-        except tarfile.ReadError as e:
-            if self.budget.used == 0 or "empty file" in str(e):
-                return reader.position  # an empty layer
-            raise
-        with tar:
-            for member in tar:
-                self.members += 1
-                if self.members > self.limits.max_files:
-                    limit = self.limits.max_files
-                    raise LimitExceeded(f"layer {digest.short}: more than {limit} files (max_files)")
-                self._member(tar, member, digest, hides)
-            return int(tar.offset)
+        tar = TarStream(reader)
+        for member in tar:
+            self.members += 1
+            if self.members > self.limits.max_files:
+                limit = self.limits.max_files
+                raise LimitExceeded(f"layer {digest.short}: more than {limit} files (max_files)")
+            self._member(tar, member, digest, hides)
+        return reader.position if tar.end is None else tar.end
 
     def _member(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, digest: Digest, hides: list[tuple[str, bool]]
+        self, tar: TarStream, member: TarMember, digest: Digest, hides: list[tuple[str, bool]]
     ) -> None:
         try:
             path = self._place(normalise(member.name, self.limits.max_path_length))
@@ -236,9 +230,7 @@ class Unpacker:
         elif previous is not None and previous.type is EntryType.SYMLINK:
             self.symlinks.discard(entry.path)
 
-    def _read_content(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, entry: Entry, digest: Digest
-    ) -> None:
+    def _read_content(self, tar: TarStream, member: TarMember, entry: Entry, digest: Digest) -> None:
         keep = self.policy.wants(entry.path)
         per_file, total = self.limits.max_file_content_bytes, self.limits.max_total_content_bytes
         if keep and member.size > per_file:
@@ -254,18 +246,13 @@ class Unpacker:
                 if sink is not None:
                     sinks.append(sink)
         if not keep and not sinks:
-            return  # tarfile skips the data when it moves to the next member
-        stream = tar.extractfile(member)
+            return  # the stream skips the data when it moves to the next member
         parts: list[bytes] = []
-        if stream is not None:
-            while True:
-                chunk = stream.read(_CHUNK)
-                if not chunk:
-                    break
-                if keep:
-                    parts.append(chunk)
-                for sink in sinks:
-                    sink.write(chunk)
+        for chunk in tar.chunks(_CHUNK):
+            if keep:
+                parts.append(chunk)
+            for sink in sinks:
+                sink.write(chunk)
         for sink in sinks:
             sink.close()
         if keep:
