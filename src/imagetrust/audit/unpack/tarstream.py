@@ -29,7 +29,7 @@ _EXT_MAX = 1 << 20  # larger L/K/x/g data is left to tarfile (it reads it whole,
 _DISCARD = 1 << 20
 
 _ENCODING, _ERRORS = "utf-8", "surrogateescape"
-_REGULAR = frozenset((tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE))
+_REGULAR = frozenset(tarfile.REGULAR_TYPES)  # with GNU sparse, which only tarfile reads
 _SUPPORTED = frozenset(tarfile.SUPPORTED_TYPES)
 _EXTENDED = frozenset((tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE))
 _HANDED_OFF = frozenset((tarfile.GNUTYPE_SPARSE, tarfile.SOLARIS_XHDTYPE))
@@ -85,6 +85,7 @@ class TarStream:
         self._tar: tarfile.TarFile | None = None  # set once handed off
         self._current: tarfile.TarInfo | None = None
         self.end: int | None = None
+        self.handed_off_at: int | None = None  # stream offset from which tarfile read the members
 
     # --- iteration -----------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[TarMember]:
@@ -220,8 +221,8 @@ class TarStream:
         data_size = size if has_data else 0
         if self._globals:
             name, linkname, uid, gid, size = _apply_pax(self._globals, name, linkname, uid, gid, size)
-            if is_dir:
-                name = name.rstrip("/")
+        if is_dir:
+            name = name.rstrip("/")  # again: a ustar prefix may end in '/'
         for patch_kind, value in reversed(patches):
             if patch_kind == tarfile.XHDTYPE:
                 assert isinstance(value, dict)
@@ -268,6 +269,7 @@ class TarStream:
     # --- tarfile path --------------------------------------------------------------------------------
     def _tarfile_members(self) -> Iterator[TarMember]:
         replay = _Replay(self._buf[self._pos :], self._src, self._base + self._pos, self._eof)
+        self.handed_off_at = replay.tell()
         if replay.empty_at_start():
             self.end = replay.tell()
             return
@@ -283,14 +285,12 @@ class TarStream:
             pax_headers=dict(self._globals),
         )
         self._tar = tar
-        while True:
-            info = tar.next()
-            tar.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every TarInfo; nothing here looks members up
+        for info in tar:  # tarfile's own iteration: it knows when the archive already ended
+            tar.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every TarInfo; none is looked up
             self._current = info
-            if info is None:
-                self.end = int(tar.offset)
-                return
             yield TarMember(info.name, info.type, info.mode, info.uid, info.gid, info.size, info.linkname)
+        self._current = None
+        self.end = int(tar.offset)
 
     def _tarfile_chunks(self, size: int) -> Iterator[bytes]:
         info, tar = self._current, self._tar
