@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagetrust.audit.unpack.tarstream import TarStream
+from imagetrust.audit.unpack.tarstream import TarStream, _byte_sum
 from imagetrust.errors import ImageTrustError
 from tests.conftest import shared_data
 from tests.support.images import (
@@ -326,3 +326,9 @@ def test_truncated_content_and_missing_end_blocks() -> None:
     assert (end, error) == (0, None)
     trailing = raw + b"junk" + bytes(1020)
     assert ours(trailing)[1] == reference(trailing)[1]
+
+
+def test_header_byte_sum_is_exact_at_its_extremes() -> None:
+    """The checksum sum is taken from Adler-32 halves; 256 bytes of 0xff is the largest a half can hold."""
+    for data in (b"", b"\xff" * 8, b"\xff" * 256, b"\xff" * 512, bytes(range(256)) * 2, b"\x01" * 511):
+        assert _byte_sum(data) == sum(data)

@@ -16,9 +16,11 @@ did before this reader existed.  Errors of either path are ``TarFormatError``.
 from __future__ import annotations
 
 import re
+import struct
 import tarfile
 from collections.abc import Iterator
 from typing import NamedTuple
+from zlib import adler32
 
 from imagetrust.audit.unpack.model import ByteStream
 from imagetrust.errors import MalformedContent
@@ -36,6 +38,9 @@ _HANDED_OFF = frozenset((tarfile.GNUTYPE_SPARSE, tarfile.SOLARIS_XHDTYPE))
 _PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")  # the record grammar tarfile accepts
 _NUMBER_KEYS = ("size", "uid", "gid")
 _HIGH = bytes(range(0x80, 0x100))
+# name, mode, uid, gid, size, mtime, chksum, type, linkname, (magic, version, uname, gname), devmajor,
+# devminor, prefix: the ustar layout (GNU headers share it up to the prefix, which tarfile reads alike)
+_LAYOUT = struct.Struct("100s8s8s8s12s12s8sc100s72x8s8s155s12x")
 _Fields = tuple[str, bytes, int, int, int, int, str]  # name, type, mode, uid, gid, size, linkname
 
 
@@ -326,7 +331,46 @@ def _number(field: bytes) -> int | None:
 
 def _header(h: bytes) -> _Fields | None:
     """Name, type, mode, uid, gid, size, linkname of a valid header block; None if tarfile would refuse it
-    (or it needs care this reader leaves to tarfile: negative sizes)."""
+    (or it needs care this reader leaves to tarfile: negative sizes).
+
+    The common header (every number plain octal, unsigned checksum) takes one ``struct`` pass and no
+    helper calls; anything else goes through ``_careful_header``.
+    """
+    name_b, mode_b, uid_b, gid_b, size_b, mtime_b, chk_b, kind, link_b, major_b, minor_b, prefix_b = (
+        _LAYOUT.unpack(h)
+    )
+    try:
+        checksum = int(chk_b.partition(b"\0")[0] or b"0", 8)
+        mode = int(mode_b.partition(b"\0")[0] or b"0", 8)
+        uid = int(uid_b.partition(b"\0")[0] or b"0", 8)
+        gid = int(gid_b.partition(b"\0")[0] or b"0", 8)
+        size = int(size_b.partition(b"\0")[0] or b"0", 8)
+        int(mtime_b.partition(b"\0")[0] or b"0", 8)
+        int(major_b.partition(b"\0")[0] or b"0", 8)
+        int(minor_b.partition(b"\0")[0] or b"0", 8)
+    except ValueError:
+        return _careful_header(h)
+    if checksum != _byte_sum(h) - _byte_sum(chk_b) + 256 or size < 0:
+        return _careful_header(h)
+    name = name_b.partition(b"\0")[0].decode(_ENCODING, _ERRORS)
+    if kind == tarfile.AREGTYPE and name.endswith("/"):
+        kind = tarfile.DIRTYPE  # V7: a directory is a regular file whose name ends in '/'
+    if kind == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    if prefix_b[0] and kind not in tarfile.GNU_TYPES:
+        name = prefix_b.partition(b"\0")[0].decode(_ENCODING, _ERRORS) + "/" + name
+    linkname = link_b.partition(b"\0")[0].decode(_ENCODING, _ERRORS) if link_b[0] else ""
+    return name, kind, mode, uid, gid, size, linkname
+
+
+def _byte_sum(data: bytes) -> int:
+    """Sum of the bytes of at most 512 bytes, in C: Adler-32's low half is 1 + the byte sum modulo 65521,
+    exact for runs of up to 256 bytes (at most 65280), so two halves give the header checksum sum."""
+    return (adler32(data[:256]) & 0xFFFF) + (adler32(data[256:]) & 0xFFFF) - 2
+
+
+def _careful_header(h: bytes) -> _Fields | None:
+    """``_header`` for base-256 numbers, odd spacing and signed checksums, field by field as tarfile."""
     checksum = _number(h[148:156])
     if checksum is None:
         return None
