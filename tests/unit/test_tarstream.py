@@ -131,10 +131,9 @@ SPEC = LayerSpec(
 
 def test_suite_style_layer_reads_the_same_and_stays_on_the_fast_path() -> None:
     raw = layer_tar(SPEC)
-    members, end, error = assert_same(raw)
+    assert b"hdrcharset=BINARY" in raw  # how a pax writer stores the non-UTF-8 name
+    members, end, error = assert_same(raw, fast_only=True)
     assert error is None and end is not None and len(members) > 15
-    clean = layer_tar(LayerSpec(tuple(e for e in SPEC.entries if "\udcff" not in getattr(e, "path", ""))))
-    assert_same(clean, fast_only=True)
 
 
 def _rewrite(raw: bytes, fmt: int, *, pax_globals: dict[str, str] | None = None) -> bytes:
@@ -202,8 +201,8 @@ def test_sparse_files_are_handed_to_tarfile(tmp_path: Path) -> None:
         members, _, error = assert_same(raw)
         assert error is None and [m[0] for m in members] == ["sparse", "after"]
         stream = TarStream(io.BytesIO(raw))
-        list(stream)
-        assert stream.handed_off_at is not None
+        assert [m.name for m in stream] == ["sparse", "after"]
+        assert stream.handed_off_at == 0 and stream.tarfile_members == 1  # "after" is read by the fast path
 
 
 # -- real layers ------
@@ -332,3 +331,31 @@ def test_header_byte_sum_is_exact_at_its_extremes() -> None:
     """The checksum sum is taken from Adler-32 halves; 256 bytes of 0xff is the largest a half can hold."""
     for data in (b"", b"\xff" * 8, b"\xff" * 256, b"\xff" * 512, bytes(range(256)) * 2, b"\x01" * 511):
         assert _byte_sum(data) == sum(data)
+
+
+def _header_ranges(raw: bytes) -> list[range]:
+    """Where the headers (with their extended headers and records) of a valid tar lie."""
+    with tarfile.TarFile(
+        fileobj=io.BytesIO(raw), mode="r", encoding="utf-8", errors="surrogateescape"
+    ) as tar:
+        return [range(info.offset, info.offset_data) for info in tar]
+
+
+@FAST
+@given(
+    members_st,
+    formats,
+    st.lists(st.tuples(st.integers(0), st.integers(0), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_header_mutations_fail_the_same_way(
+    entries: list[tuple[str, bytes, str, bytes, int]], fmt: int, edits: list[tuple[int, int, int]]
+) -> None:
+    raw = _write(entries, fmt)
+    if raw is None:
+        return
+    ranges = _header_ranges(raw)
+    mutated = bytearray(raw)
+    for which, where, value in edits:
+        span = ranges[which % len(ranges)]
+        mutated[span[where % len(span)]] = value
+    assert_same(bytes(mutated))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import struct
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 from zlib import adler32
 
@@ -36,6 +36,7 @@ _SUPPORTED = frozenset(tarfile.SUPPORTED_TYPES)
 _EXTENDED = frozenset((tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE))
 _HANDED_OFF = frozenset((tarfile.GNUTYPE_SPARSE, tarfile.SOLARIS_XHDTYPE))
 _PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")  # the record grammar tarfile accepts
+_HDRCHARSET = re.compile(rb"\d+ hdrcharset=([^\n]+)\n")
 _NUMBER_KEYS = ("size", "uid", "gid")
 _HIGH = bytes(range(0x80, 0x100))
 # name, mode, uid, gid, size, mtime, chksum, type, linkname, (magic, version, uname, gname), devmajor,
@@ -90,15 +91,19 @@ class TarStream:
         self._tar: tarfile.TarFile | None = None  # set once handed off
         self._current: tarfile.TarInfo | None = None
         self.end: int | None = None
-        self.handed_off_at: int | None = None  # stream offset from which tarfile read the members
+        self.handed_off_at: int | None = None  # stream offset of the first member left to tarfile
+        self.tarfile_members = 0  # members tarfile read (the fast path resumes after each when it can)
 
     # --- iteration -----------------------------------------------------------------------------------
     def __iter__(self) -> Iterator[TarMember]:
         try:
-            if self._fast:
-                yield from self._fast_members()
-            if self.end is None:
-                yield from self._tarfile_members()
+            while self.end is None:
+                if self._fast:
+                    yield from self._fast_members()
+                    if self.end is not None:
+                        break
+                # tarfile reads the member the fast path left (then gives the stream back), or everything
+                yield from self._tarfile_members(one=self._fast)
         except (tarfile.TarError, EOFError, ValueError, OverflowError) as e:
             raise TarFormatError(f"not a valid tar stream ({e})") from e
 
@@ -272,9 +277,12 @@ class TarStream:
             yield chunk
 
     # --- tarfile path --------------------------------------------------------------------------------
-    def _tarfile_members(self) -> Iterator[TarMember]:
+    def _tarfile_members(self, *, one: bool) -> Iterator[TarMember]:
+        """Members read by tarfile from the current position: one (then the fast path resumes where
+        tarfile would read its next header) or all the rest."""
         replay = _Replay(self._buf[self._pos :], self._src, self._base + self._pos, self._eof)
-        self.handed_off_at = replay.tell()
+        if self.handed_off_at is None:
+            self.handed_off_at = replay.tell()
         if replay.empty_at_start():
             self.end = replay.tell()
             return
@@ -293,9 +301,24 @@ class TarStream:
         for info in tar:  # tarfile's own iteration: it knows when the archive already ended
             tar.members.clear()  # type: ignore[attr-defined]  # tarfile keeps every TarInfo; none is looked up
             self._current = info
+            self.tarfile_members += 1
             yield TarMember(info.name, info.type, info.mode, info.uid, info.gid, info.size, info.linkname)
+            if one and _resumable(tar.pax_headers):
+                self._resume(replay, int(tar.offset), dict(tar.pax_headers))
+                return
         self._current = None
+        self._tar = None
         self.end = int(tar.offset)
+
+    def _resume(self, replay: _Replay, next_header: int, pax_globals: dict[str, str]) -> None:
+        """Take the stream back from tarfile after one member: the fast path reads on from its next header."""
+        self._buf, self._base, self._eof = replay.rest()
+        self._pos = 0
+        self._next = next_header  # _skip_to reports a stream ending before it, as tarfile's next() would
+        self._left = 0
+        self._globals = pax_globals
+        self._tar = None
+        self._current = None
 
     def _tarfile_chunks(self, size: int) -> Iterator[bytes]:
         info, tar = self._current, self._tar
@@ -400,8 +423,14 @@ def _careful_header(h: bytes) -> _Fields | None:
 
 def _pax(data: bytes) -> dict[str, str] | None:
     """The records of a pax header block as tarfile parses them; None for what is left to tarfile."""
-    if b"hdrcharset" in data or b"GNU.sparse" in data:
+    if b"GNU.sparse" in data:
         return None
+    if b"hdrcharset" in data:
+        # tarfile looks the record up anywhere in the block and decodes it strictly; names decode the same
+        # either way (UTF-8, else UTF-8 with surrogateescape), so only that failure is left to it.
+        found = _HDRCHARSET.search(data)
+        if found is not None and not _is_utf8(found.group(1)):
+            return None
     records: dict[str, str] = {}
     pos = 0
     while True:
@@ -419,6 +448,23 @@ def _pax(data: bytes) -> dict[str, str] | None:
         if text is not None and not (text.isascii() and text.isdigit()):
             return None  # tarfile reads odd numbers as 0 or negative; left to it
     return records
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _resumable(pax_globals: Mapping[str, str]) -> bool:
+    """Whether the fast path can apply these global records as tarfile would (else tarfile keeps going)."""
+    if "size" in pax_globals or any(key.startswith("GNU.sparse") for key in pax_globals):
+        return False
+    return all(
+        pax_globals.get(k, "0").isascii() and pax_globals.get(k, "0").isdigit() for k in ("uid", "gid")
+    )
 
 
 def _apply_pax(
@@ -482,6 +528,10 @@ class _Replay:
 
     def tell(self) -> int:
         return self._offset
+
+    def rest(self) -> tuple[bytes, int, bool]:
+        """The bytes read ahead but not consumed, their stream offset, and whether the source is drained."""
+        return self._head[self._at :], self._offset, self._eof
 
     def seek(self, pos: int, whence: int = 0) -> int:
         if whence != 0 or pos < self._offset:
