@@ -7,10 +7,11 @@ itself: same names (including ustar prefixes, GNU ``L``/``K`` and pax ``x``/``g`
 ``tarfile``'s order), same types, sizes, modes, owners and link names, same end-of-archive offset.
 
 Anything it does not handle with certainty (a bad checksum or number field, sparse files, Solaris
-extended headers, pax ``hdrcharset`` or ``GNU.sparse`` records, odd pax numbers, global ``size``
-records, huge extended headers, a truncated header) is never guessed at: the rest of the stream, from
-the first header of the member in question, is handed to ``tarfile``, which then decides exactly as it
-did before this reader existed.  Errors of either path are ``TarFormatError``.
+extended headers, ``GNU.sparse`` records, a ``hdrcharset`` value that is not UTF-8, odd pax numbers,
+global ``size`` records, huge extended headers, a truncated header) is never guessed at: the stream, from
+the first header of the member in question, is handed to ``tarfile``, which decides exactly as it did
+before this reader existed; after that one member the fast path reads on from where ``tarfile`` would
+read its next header.  Errors of either path are ``TarFormatError``.
 """
 
 from __future__ import annotations
