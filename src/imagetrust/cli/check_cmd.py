@@ -22,20 +22,18 @@ from imagetrust.cli.trust_options import (
     identity_policy,
     keyless_material,
     keyless_material_options,
+    policy_from_flags,
 )
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.check import CheckResult, check_image
 from imagetrust.pipeline.rescan import state_if_present
 from imagetrust.pipeline.scanners import ScannerOptions
-from imagetrust.policy.default import default_policy
 from imagetrust.policy.evaluate import Outcome
-from imagetrust.policy.load import load_policy
 from imagetrust.policy.model import KeylessAuthority, Mode
 from imagetrust.report.html import trust_html
 from imagetrust.report.markdown import trust_markdown
 from imagetrust.report.sarif import trust_sarif
 from imagetrust.report.trust import trust_document, trust_text
-from imagetrust.trust.keys import load_public_key
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 FORMATS = ("text", "json", "sarif", "markdown", "html")
@@ -126,12 +124,7 @@ def check_command(
         certificate_oidc_issuer,
         certificate_oidc_issuer_regexp,
     )
-    if policy_path is not None:
-        if keys or identity is not None:
-            raise UsageError("give --policy, or --key/identity flags for the default policy, not both")
-        policy = load_policy(policy_path, settings.limits)
-    else:
-        policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
+    policy = policy_from_flags(policy_path, keys, identity, settings.limits)
     keyless = any(isinstance(a, KeylessAuthority) for a in policy.authorities())
     state = state_if_present(db_path) if not no_store else None
     material = keyless_material(keyless, trusted_root, fulcio_roots, rekor_keys)

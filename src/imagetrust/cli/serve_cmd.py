@@ -17,13 +17,11 @@ from imagetrust.cli.trust_options import (
     identity_policy,
     keyless_material,
     keyless_material_options,
+    policy_from_flags,
 )
 from imagetrust.errors import UsageError
 from imagetrust.pipeline.serve import Admission, AdmissionSettings, make_server
-from imagetrust.policy.default import default_policy
-from imagetrust.policy.load import load_policy
 from imagetrust.policy.model import KeylessAuthority
-from imagetrust.trust.keys import load_public_key
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -92,14 +90,9 @@ def serve_command(
         certificate_oidc_issuer,
         certificate_oidc_issuer_regexp,
     )
-    if policy_path is not None:
-        if keys or identity is not None:
-            raise UsageError("give --policy, or --key/identity flags, not both")
-        policy = load_policy(policy_path, settings.limits)
-    else:
-        if not keys and identity is None:
-            raise UsageError("serve needs --policy, or --key / --certificate-identity to trust")
-        policy = default_policy([(load_public_key(p), str(p)) for p in keys], identity)
+    if policy_path is None and not keys and identity is None:
+        raise UsageError("serve needs --policy, or --key / --certificate-identity to trust")
+    policy = policy_from_flags(policy_path, keys, identity, settings.limits)
     if not policy.authorities():
         raise UsageError(f"{policy.source}: no signature authorities, so admission would verify nothing")
     keyless = any(isinstance(a, KeylessAuthority) for a in policy.authorities())

@@ -23,7 +23,9 @@ from imagetrust.trust.paths import public_good_trusted_root
 from imagetrust.verify.identity import IdentityPolicy
 
 if TYPE_CHECKING:
+    from imagetrust.limits import Limits
     from imagetrust.pipeline.check import KeylessMaterial
+    from imagetrust.policy.model import Policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,3 +181,17 @@ def keyless_material(
     from imagetrust.pipeline.check import KeylessMaterial
 
     return KeylessMaterial(*keyless_parts(keyless, trusted_root, fulcio_roots, rekor_keys))
+
+
+def policy_from_flags(
+    policy_path: Path | None, keys: tuple[Path, ...], identity: IdentityPolicy | None, limits: Limits
+) -> Policy:
+    """``--policy FILE``, or the documented default policy built from ``--key``/identity flags; not both."""
+    from imagetrust.policy.default import default_policy
+    from imagetrust.policy.load import load_policy
+
+    if policy_path is not None:
+        if keys or identity is not None:
+            raise UsageError("give --policy, or --key/identity flags for the default policy, not both")
+        return load_policy(policy_path, limits)
+    return default_policy([(load_public_key(p), str(p)) for p in keys], identity)
