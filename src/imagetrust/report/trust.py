@@ -231,7 +231,11 @@ def trust_text(doc: dict[str, Any]) -> str:
         lines.append(f"  findings ({label} {platform['digest']}): {len(platform['findings'])}")
         for f in platform["findings"][:50]:
             where = f.get("package") or f.get("path") or ""
-            lines.append(f"    {f['severity']:<10} {f['kind']:<16} {f['id']}  {where}  [{f['origin']}]")
+            if f["origin"] != "unknown":
+                tag = f"  [{f['origin']}]"
+            else:  # no base attribution: name the layer instead of printing "unknown"
+                tag = f"  [layer {f['layer'].split(':')[-1][:12]}]" if f.get("layer") else ""
+            lines.append(f"    {f['severity']:<10} {f['kind']:<16} {f['id']}  {where}{tag}")
         if len(platform["findings"]) > 50:
             lines.append(f"    ... {len(platform['findings']) - 50} more (see --format json)")
         if platform["unknowns"]:
