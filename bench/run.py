@@ -493,6 +493,24 @@ def memory_row(work: Path, db: Path) -> Row:
     )
 
 
+def _scaling_audit(layout: Path, db: Path) -> Run:
+    """The audit every scaling point times (best of two)."""
+    command = imagetrust(
+        "audit",
+        f"oci:{layout}:x",
+        "--scanners",
+        "vuln,secret,config",
+        "--db",
+        str(db),
+        "--no-cache",
+        "--format",
+        "json",
+        "-o",
+        "/dev/null",
+    )
+    return best(command, 2)
+
+
 def scaling_rows(work: Path, db: Path, quick: bool) -> list[Row]:
     rows = []
     sizes = (64, 128, 256) if quick else (128, 256, 512)
@@ -503,22 +521,7 @@ def scaling_rows(work: Path, db: Path, quick: bool) -> list[Row]:
         if not (layout / "index.json").exists():
             layer = imagebuild.files_layer(layout, imagebuild.generated_files(mb, 1 << 20, mb, "data"))
             imagebuild.write_image(layout, "x", [layer])
-        run = best(
-            imagetrust(
-                "audit",
-                f"oci:{layout}:x",
-                "--scanners",
-                "vuln,secret,config",
-                "--db",
-                str(db),
-                "--no-cache",
-                "--format",
-                "json",
-                "-o",
-                "/dev/null",
-            ),
-            2,
-        )
+        run = _scaling_audit(layout, db)
         points.append((mb, run.wall))
     rows.append(
         Row(
@@ -536,22 +539,7 @@ def scaling_rows(work: Path, db: Path, quick: bool) -> list[Row]:
         if not (layout / "index.json").exists():
             layer = imagebuild.files_layer(layout, imagebuild.generated_files(n, 512, n, "many"))
             imagebuild.write_image(layout, "x", [layer])
-        run = best(
-            imagetrust(
-                "audit",
-                f"oci:{layout}:x",
-                "--scanners",
-                "vuln,secret,config",
-                "--db",
-                str(db),
-                "--no-cache",
-                "--format",
-                "json",
-                "-o",
-                "/dev/null",
-            ),
-            2,
-        )
+        run = _scaling_audit(layout, db)
         points.append((n, run.wall))
     rows.append(
         Row(
