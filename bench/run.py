@@ -334,17 +334,8 @@ def cosign(*args: str, cwd: Path) -> None:
     )
 
 
-def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row]:
-    keys = work / "keys"
-    shutil.rmtree(keys, ignore_errors=True)
-    keys.mkdir()
-    cosign("generate-key-pair", cwd=keys)
-    ref = images.refs["app1"]
-    (keys / "predicate.json").write_text(
-        json.dumps(
-            {"builder": {"id": "https://bench.example/builder"}, "buildType": "https://bench.example/type"}
-        )
-    )
+def sign_and_attest(ref: str, keys: Path) -> None:
+    """A keyed cosign signature and SLSA attestation (``keys/predicate.json``), no transparency log."""
     cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", ref, cwd=keys)
     cosign(
         "attest",
@@ -359,6 +350,20 @@ def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row
         ref,
         cwd=keys,
     )
+
+
+def verify_rows(images: Images, work: Path, repeat: int, count: int) -> list[Row]:
+    keys = work / "keys"
+    shutil.rmtree(keys, ignore_errors=True)
+    keys.mkdir()
+    cosign("generate-key-pair", cwd=keys)
+    ref = images.refs["app1"]
+    (keys / "predicate.json").write_text(
+        json.dumps(
+            {"builder": {"id": "https://bench.example/builder"}, "buildType": "https://bench.example/type"}
+        )
+    )
+    sign_and_attest(ref, keys)
     proxy = CountingProxy(images.registry.host)
     try:
         via = ref.replace(images.registry.host, proxy.host)

@@ -48,20 +48,7 @@ def main() -> None:
             (keys / "predicate.json").write_text(
                 '{"builder": {"id": "https://probe.example/b"}, "buildType": "t"}'
             )
-            run.cosign("sign", "--key", "cosign.key", "--tlog-upload=false", "-y", ref, cwd=keys)
-            run.cosign(
-                "attest",
-                "--key",
-                "cosign.key",
-                "--tlog-upload=false",
-                "-y",
-                "--type",
-                "slsaprovenance",
-                "--predicate",
-                "predicate.json",
-                ref,
-                cwd=keys,
-            )
+            run.sign_and_attest(ref, keys)
             proxy = run.CountingProxy(server.host)
             via = ref.replace(server.host, proxy.host)
             pub = str(keys / "cosign.pub")
