@@ -29,7 +29,7 @@ from imagetrust.oci.reference import (
 )
 from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.registry.open import open_store
-from imagetrust.registry.resolve import PlatformImage, resolve_image
+from imagetrust.registry.resolve import PlatformImage, pinned_name, resolve_image
 from imagetrust.registry.store import ImageStore
 
 BASE_NAME_ANNOTATION = "org.opencontainers.image.base.name"
@@ -137,5 +137,5 @@ def audit_image(
     platforms = tuple(
         _audit_platform(store, image, scanners, base, settings, cache, progress) for image in resolved.images
     )
-    source = str(ref.with_digest(resolved.digest)) if isinstance(ref, RegistryRef) else str(ref)
+    source = pinned_name(ref, resolved.digest)
     return AuditResult(source, resolved, platforms, tuple(s.name for s in scanners))

@@ -14,7 +14,7 @@ from imagetrust.oci.reference import (
 )
 from imagetrust.pipeline.settings import SourceSettings
 from imagetrust.registry.open import open_store
-from imagetrust.registry.resolve import resolve_image
+from imagetrust.registry.resolve import pinned_name, resolve_image
 from imagetrust.report.inspect import InspectResult
 
 
@@ -35,5 +35,5 @@ def inspect_image(reference: str, settings: SourceSettings) -> InspectResult:
     resolved = resolve_image(store, settings.selection, settings.limits)
     subjects = [resolved.digest] + [i.digest for i in resolved.images if i.digest != resolved.digest]
     evidence = tuple(find_attached(store, subject, settings.limits) for subject in subjects)
-    source = str(ref.with_digest(resolved.digest)) if isinstance(ref, RegistryRef) else str(ref)
+    source = pinned_name(ref, resolved.digest)
     return InspectResult(source=source, resolved=resolved, evidence=evidence)

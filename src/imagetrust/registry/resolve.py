@@ -19,6 +19,7 @@ from imagetrust.oci.manifest import (
     parse_config,
 )
 from imagetrust.oci.platform import Platform
+from imagetrust.oci.reference import RegistryRef, SourceRef
 from imagetrust.registry.store import ImageStore
 
 # Entries buildx adds to indexes for its attestations; they are not runnable platforms.
@@ -138,3 +139,8 @@ def resolve_image(store: ImageStore, selection: PlatformSelection, limits: Limit
         manifest = _expect_manifest(fetched.parse(limits), f"manifest {descriptor.digest.short}")
         images.append(_load_platform_image(store, manifest, descriptor.platform, limits))
     return ResolvedImage(store.location, top, tuple(images), available)
+
+
+def pinned_name(ref: SourceRef, digest: Digest) -> str:
+    """How reports name a resolved source: a registry reference gains ``@digest``; files stay as given."""
+    return str(ref.with_digest(digest)) if isinstance(ref, RegistryRef) else str(ref)
