@@ -58,7 +58,7 @@ class Limits:
     embedded_metadata_bytes: int = 4 * MiB  # Go buildinfo / inflated cargo-auditable data of one binary
     # malware scanning (audit/malware)
     malware_scan_bytes: int = 64 * MiB  # one file (or archive member) buffered for YARA and archive recursion
-    nested_archive_depth: int = 4  # archives inside archives inside an image file
+    nested_archive_depth: int = 17  # archives inside archives inside an image file (ClamAV's MaxRecLevel)
     nested_archive_members: int = 10_000  # members read from one archive found in an image
     nested_archive_bytes: int = 512 * MiB  # bytes expanded from one image file, all nesting levels together
     nested_archive_ratio: int = 1000  # expanded/compressed size above which a member is refused as a bomb
