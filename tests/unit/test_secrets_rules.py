@@ -8,6 +8,7 @@ import pytest
 
 from imagetrust.audit.findings import Severity
 from imagetrust.audit.secrets import BUILTIN_RULES, Matcher, check_rule_examples
+from imagetrust.audit.secrets.allowlist import Allowlist
 from imagetrust.audit.secrets.engine import RegexEngine, compile_patterns
 from imagetrust.audit.secrets.entropy import shannon
 from imagetrust.audit.secrets.redact import preview
@@ -99,3 +100,15 @@ def test_entropy() -> None:
 def test_preview_shows_little(value: str, expected: str) -> None:
     assert preview(value) == expected
     assert preview(value.encode()) == expected
+
+
+def test_made_up_words_only_count_outside_plainly_random_values() -> None:
+    """`foo` inside 50 random base64 characters is chance; `test` in a short or word-built value is not."""
+    allow = Allowlist.default()
+    assert allow.allows_value(b"test_api_key_value_1234", generic=True)
+    assert allow.allows_value(b"thisIsAFakeTokenForTestingPurposesOnly123", generic=True)
+    assert not allow.allows_value(b"Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3FoOj6Gm0Sb2Ue7KaTq4Yr8Hw3Lz", generic=True)
+    # counting and keyboard runs are never chance, however high their entropy
+    assert allow.allows_value(b"1234567890abcdefghijklmnopqrstuvwxyz", generic=True)
+    # specific rules never consult the made-up-word list
+    assert not allow.allows_value(b"test_api_key_value_1234", generic=False)

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from imagetrust.audit.secrets.entropy import shannon
+
 _SKIP_PATHS = (
     r"(?:^|/)(?:package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|deno\.lock|poetry\.lock"
     r"|Pipfile\.lock|Cargo\.lock|composer\.lock|Gemfile\.lock|go\.sum|gradle\.lockfile|packages\.lock\.json"
@@ -39,9 +41,13 @@ _PLACEHOLDER = re.compile(
 # Extra words that mark a keyword-heuristic value as made up.
 _GENERIC_STOPWORDS = re.compile(
     rb"(?i)dummy|fake|sample|test|mock|foo|bar|secret|password|passwd|token|apikey|api_key|here|insert|todo"
-    rb"|lorem|demo|qwerty|null|none|undefined|string|value|0{8}|1234567|abcdef|a{6}|x{6}"
+    rb"|lorem|demo|null|none|undefined|string|value"
 )
+# Keyboard and counting runs: typed by a person filling a slot, never chance even in a long random value.
+_GENERIC_FILL = re.compile(rb"(?i)qwerty|0{8}|1234567|abcdef|a{6}|x{6}")
 _ONE_CHAR = re.compile(rb"^(.)\1*$", re.DOTALL)
+_RANDOM_MIN_LENGTH = 32
+_RANDOM_MIN_ENTROPY = 4.8
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,19 @@ class Allowlist:
         """True when ``value`` is a placeholder (or user-allowlisted) and so not a finding."""
         if _ONE_CHAR.match(value) or _PLACEHOLDER.search(value):
             return True
-        if generic and _GENERIC_STOPWORDS.search(value):
+        if generic and (
+            _GENERIC_FILL.search(value) or (_GENERIC_STOPWORDS.search(value) and not _plainly_random(value))
+        ):
             return True
         return any(v.search(value) for v in self.values)
+
+
+def _plainly_random(value: bytes) -> bool:
+    """Long and near the entropy of random base64: `foo` or `Bar` inside it is chance, not a made-up word.
+
+    Made-up values spell words (`thisIsAFakeTokenForTests123` stays under 4.4 bits per character).
+    """
+    return len(value) >= _RANDOM_MIN_LENGTH and shannon(value) >= _RANDOM_MIN_ENTROPY
 
 
 @functools.cache

@@ -56,15 +56,20 @@ _SECRET_NAMES = (
     r"(?:secret|token"  # noqa: S105 (a pattern of names, not a password)
     r"|api[_\-.]?key|apikey|access[_\-.]?key|auth[_\-.]?key|private[_\-.]?key|credential"
     r"|app[_\-.]?key|master[_\-.]?key|signing[_\-.]?key|encryption[_\-.]?key|session[_\-.]?key"
-    r"|consumer[_\-.]?key|_key|auth|(?<![A-Za-z])key(?![A-Za-z])|(?-i:(?<=[a-z0-9])Key(?![a-z])))"
+    r"|consumer[_\-.]?key|_key|auth(?!or)|(?<![A-Za-z])key(?![A-Za-z])|(?-i:(?<=[a-z0-9])Key(?![a-z])))"
 )
-_GENERIC_VALUE = r"[A-Za-z0-9+/=_\-.~]"
-_PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_)[\w.\-]{0,20})"
+# a value character; `%2B` (URL-encoded) counts as one, so keys in query strings are read whole
+_GENERIC_VALUE = r"(?:[A-Za-z0-9+/=_\-.~]|%[0-9A-Fa-f]{2})"
+_PW_NAME = (
+    r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_"
+    # `proxyPass`, `dbPass` (camelCase), and `pass` or `pw` as a whole name (not `user:pass`, not `-no-pass`)
+    r"|(?-i:(?<=[A-Za-z0-9])Pass(?![a-z]))|(?<![A-Za-z0-9:\-])(?:pass|pw)(?![A-Za-z0-9]))[\w.\-]{0,20})"
+)
 _PW_ANCHOR = (
-    r"""(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
+    r"""(?i)(?:pass|pw)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
     r"""(?:(?::=|=>|=|:)[ \t]*)?\\?["'`][^"'`\n\r\\]{4}"""
 )
-_PW_ANCHOR_BARE = r"""(?i)(?:password|passwd|passwrd|passphrase|pwd|_pass|pass_)[\w.\-]{0,20}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
+_PW_ANCHOR_BARE = r"""(?i)(?:pass|pw)[\w.\-]{0,20}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
 _H = Severity.HIGH
 _C = Severity.CRITICAL
 _M = Severity.MEDIUM
@@ -135,6 +140,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
             "2O76UMFxFkM/R5Kjp1vRt+1fjORS/6ilI8ihN5KXSc7Tvo==;EndpointSuffix=core.windows.net",
         ),
         false_examples=("AccountKey=<your-key>", "AccountKey=" + "A" * 86 + "=="),
+    ),
+    Rule(
+        "firebase-database-url", "Firebase Realtime Database URL (names a database; an open one is readable by anyone)", _L,
+        _p(r"(?i)(?<![A-Za-z0-9.\-])(?P<secret>[a-z0-9][a-z0-9\-]{2,62})(?:\.[a-z]{2,}-[a-z]+[0-9])?"
+           r"\.(?:firebaseio\.com|firebasedatabase\.app)(?![A-Za-z0-9\-])", r"(?i)\.(?:firebaseio\.com|firebasedatabase\.app)"),
+        keywords=("firebaseio.com", "firebasedatabase.app"),
+        true_examples=('"databaseURL": "https://shop-prod-7f3a2.firebaseio.com"',
+                       "FIREBASE_URL=https://tracker-9b1c-default-rtdb.europe-west1.firebasedatabase.app/"),
+        false_examples=('"databaseURL": "https://<your-project>.firebaseio.com"', "https://your-app.firebaseio.com",
+                        "see firebaseio.com for details", "https://example.firebaseio.com.evil.net"),
     ),
     # --- version control ---------------------------------------------------------------------------------
     Rule(
@@ -278,6 +293,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         "-----BEGIN RSA PRIVATE KEY-----\nXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\n"),
     ),
     Rule(
+        "private-key-base64", "Base64-encoded PEM private key (Kubernetes Secret data, Helm values, env vars)", _C,
+        # base64 of "-----BEGIN": the validator decodes the header and wants an unencrypted PRIVATE KEY
+        _p(_START + r"(?P<secret>LS0tLS1CRUdJTi[A-Za-z0-9+/]{100,20000}={0,2})(?![A-Za-z0-9+/=])", r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{100}"),
+        keywords=("ls0tls1crudjti",), entropy=4.0, validator="base64-pem",
+        true_examples=("  tls.key: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlFcEFJQkFBS0NBUUVBM3FLOXZMbTJYeDhSdDVOdzFQYjdIYzRaZjZKeTBVZTJH"
+                       "YVFzM0RrOExyNU10OVZuCnE3VmsyeExtOVJ0NE53OFBiMUhjNlpmM0p5MFVlNUdhUXMyRGs3THI0TXQxVm44WHczWWI2Q3o5RmgySmo1S3AwCg==",),
+        false_examples=("  tls.crt: LS0tLS1CRUdJTiBQVUJMSUMgS0VZLS0tLS0KTUlJQklqQU5CZ2txaGtpRzl3MEJBUUVGQUFPQ0FROEFNSUlCQ2dLQ0FRRUEzcUs5dkxtMlh4OFJ0NU53MVBiNwo=",
+                        "  key: LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURSBLRVktLS0tLQpNSUlGSHpCSkJna3Foa2lHOXcwQkJRMHdQREFiQmdrcWhraUc5dzBCQlF3d0RnUUlxN1ZrMnhMbTlSdDRBZ0lJQUQK"),
+    ),
+    Rule(
         "jwt", "JSON Web Token", _M,
         _p(_START + r"(?P<secret>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})" + _END, r"eyJ[A-Za-z0-9_\-]{8}[A-Za-z0-9_\-]*\.eyJ"),
         keywords=("eyj",), entropy=3.0, validator="jwt",
@@ -333,6 +358,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         "Digest username is required"),
     ),
     Rule(
+        "ntlm-authenticate", "NTLM authenticate message (type 3: carries the password-derived responses, crackable)", _M,
+        # base64 of the signature "NTLMSSP\0" followed by message type 3 (MS-NLMP 2.2.1.3)
+        _p(_START + r"(?P<secret>TlRMTVNTUAADAAAA[A-Za-z0-9+/]{40,4000}={0,2})(?![A-Za-z0-9+/=])", r"TlRMTVNTUAADAAAA[A-Za-z0-9+/]{40}"),
+        keywords=("tlrmtvntuaadaaaa",), entropy=3.0,
+        true_examples=("Authorization: NTLM TlRMTVNTUAADAAAAGAAYAEgAAAAYABgAYAAAAAwADAB4AAAACAAIAIQAAAAQABAAjAAAAAAAAACcAAAABYKIogUBKAoAAAAP"
+                       "q7Vk2xLm9Rt4Nw8Pb1Hc6Zf3Jy0Ue5GaQs2Dk7Lr4Mt1Vn8Xw3Yb6Cz9Fh2Jj5Kp0",),
+        false_examples=("Authorization: NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==",
+                        "WWW-Authenticate: NTLM TlRMTVNTUAACAAAADAAMADgAAAAFgomiq7Vk2xLm9Rt4AAAAAAAAAAA"),
+    ),
+    Rule(
         "cli-user-password", "user:password given to curl, wget or httpie on the command line", _H,
         _p(r"""(?i)(?:^|[\s;|&(])(?:curl|wget|http|https)\b[^\n]{0,200}?[ \t](?:-u|--user|--auth|-a|--http-user)[ \t=]+["']?"""
            r"""[^\s:"'$@]{1,64}:(?P<secret>[^\s"'$]{4,128})["']?(?=\s|$)""",
@@ -353,15 +388,27 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         "--password $DB_PASSWORD", "--password <password>", "app --password password"),
     ),
     Rule(
-        "sql-password", "Password set in SQL (CREATE/ALTER USER ... IDENTIFIED BY, SET PASSWORD)", _M,
-        _p(r"""(?i)\b(?:identified(?:[ \t]+with[ \t]+\w+)?[ \t]+by(?:[ \t]+password)?|set[ \t]+password[ \t]*(?:for[ \t]+\S+[ \t]*)?=)"""
-           r"""[ \t]*(?:password[ \t]*\([ \t]*)?\\?["'`](?P<secret>[^\s"'`;)\\]{4,128})\\?["'`]""",
-           r"(?i)(?:identified[ \t]|set[ \t]+password)"),
-        keywords=("identified by", "set password"), generic=True, case_insensitive=True, validator="password",
+        "sql-password", "Password set in SQL (IDENTIFIED BY, SET PASSWORD, CREATE LOGIN/ROLE ... PASSWORD, PASSWORD())", _M,
+        (
+            Pattern(r"""(?i)\b(?:identified(?:[ \t]+with[ \t]+\w+)?[ \t]+by(?:[ \t]+password)?|set[ \t]+password[ \t]*(?:for[ \t]+\S+[ \t]*)?=)"""
+                    r"""[ \t]*(?:password[ \t]*\([ \t]*)?\\?["'`](?P<secret>[^\s"'`;)\\]{4,128})\\?["'`]""",
+                    anchor=r"(?i)(?:identified[ \t]|set[ \t]+password)"),
+            Pattern(r"""(?i)\bidentified[ \t]+by[ \t]+(?P<secret>(?=[A-Za-z_]*[0-9])(?=[0-9]*[A-Za-z])[A-Za-z0-9_#$]{4,128})(?=[\s;]|$)""",
+                    anchor=r"(?i)identified[ \t]+by[ \t]+[A-Za-z0-9_#$]{4}"),
+            # CREATE LOGIN (SQL Server) / CREATE ROLE (PostgreSQL) ... PASSWORD 'x'; MySQL's PASSWORD('x') function
+            Pattern(r"""(?i)\b(?:create|alter)[ \t]+(?:user|role|login)\b[^\n;]{0,160}?\bpassword[ \t]*=?[ \t]*'{1,4}"""
+                    r"""(?P<secret>[^\s'";)\\]{4,128})'""", anchor=r"(?i)(?:create|alter)[ \t]+(?:user|role|login)[ \t]"),
+            Pattern(r"""(?i)(?<![\w.])password\([ \t]*'(?P<secret>[^\s'";)\\]{4,128})'[ \t]*\)""", anchor=r"(?i)password\([ \t]*'"),
+        ),
+        keywords=("identified by", "set password", "password"), generic=True, case_insensitive=True, validator="password",
         true_examples=("CREATE USER 'app'@'%' IDENTIFIED BY 'qX7v2Lm9k';",
-                       "ALTER USER root IDENTIFIED WITH mysql_native_password BY 'Rk4-pz8Wq';"),
+                       "ALTER USER root IDENTIFIED WITH mysql_native_password BY 'Rk4-pz8Wq';",
+                       "create user app identified by Kx82mq5 default tablespace users;",
+                       "CREATE LOGIN etl WITH PASSWORD = 'Vq7-xL2mP9';", "CREATE ROLE app WITH LOGIN PASSWORD 'pz8Wq-Rk4';",
+                       "INSERT INTO mysql.user (user, password) VALUES ('app', PASSWORD('Tz4kq9Lm'));"),
         false_examples=("CREATE USER app IDENTIFIED BY 'password';", "IDENTIFIED BY '${DB_PASSWORD}'",
-                        "CREATE USER app IDENTIFIED BY :pw;", "the TaskQueue identified by this SID"),
+                        "CREATE USER app IDENTIFIED BY :pw;", "the TaskQueue identified by this SID",
+                        "CREATE LOGIN etl WITH PASSWORD = @pw;", "identified by username", "SELECT PASSWORD('changeme');"),
     ),
     # --- generic assignments -------------------------------------------------------------------------
     Rule(
@@ -379,11 +426,40 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         keywords=("pass", "pwd"), generic=True, case_insensitive=True, validator="password",
         true_examples=('DB_PASSWORD="Tr0ub4dor&3x"', "password: kq8Vt2Lm", "spring.datasource.password=Zx81qLm4",
                        "const password = 'talnrk8Sq';", "mysql -u root --password=Zx81qLm4 app",
-                       'user.setPassword("Qx7rL2m9");'),
+                       'user.setPassword("Qx7rL2m9");', 'const string proxyPass = "Kq7vXe2m";', 'pw = "Rk4-pz8Wq_x"',
+                       "msfvenom -p windows/adduser USER=svc PASS=Tz4kq9Lm", "password: 'Rx#3GQ]zR3q=Z}',",
+                       '&Config{User: "app", Passwd: "v@q(w8zp)", Net: "tcp"}'),
         false_examples=("password = ${DB_PASSWORD}", 'password = "changeme"', "password: <your password>",
                         'password = "password"', "Password: d.config.Password,", "password = getenv('PW')",
                         "password_hash = 'a'", 'PASSWORD = ""', "password: !vault |", "password=123456",
-                        'password = "letmein123"', "$pwd = 'asdf';", 'user.setPassword("changeme");'),
+                        'password = "letmein123"', "$pwd = 'asdf';", 'user.setPassword("changeme");',
+                        "Get-GPPPassword.py -no-pass 'DOMAIN_CONTROLLER'", '--auth "user:pass" : Creds to connect with',
+                        'password: "(optional)"', 'password = "[hidden]"', 'password = "getValue(key)"'),
+    ),
+    Rule(
+        "credential-constructor", "Literal password given to a credential object (new NetworkCredential(\"u\", \"p\"))", _M,
+        # `new XCredential("p")`, `new XCredentials("u", "p")`, Kotlin `= XPassword("p")`: the last of one or two literals
+        _p(r"""(?:\bnew[ \t]+|=[ \t]*)(?P<name>[A-Z]\w{0,40}(?:Credentials?|CredentialValue|Password|PasswordAuthentication|Secret))"""
+           r"""\([ \t]*(?:"[^"\n\\]{0,64}"[ \t]*,[ \t]*)?"(?P<secret>[^"\n\\]{4,128})"[ \t]*\)""",
+           r"""(?:Credentials?|CredentialValue|Password|PasswordAuthentication|Secret)\([ \t]*\""""),
+        keywords=("credential", "password", "secret"), generic=True, validator="password",
+        true_examples=('var c = new NetworkCredential("svc-backup", "Qr7!vx2Lm");',
+                       'val pw = StringCredentialValue("kq8Vt2Lmzr")',
+                       'creds = new UsernamePasswordCredentials("deploy", "Zx81qLm4");'),
+        false_examples=('new NetworkCredential("user", "password")', 'new NetworkCredential(user, pass)',
+                        'throw new InvalidPassword("Wrong password")', 'var c = new NetworkCredential("admin", "changeme");'),
+    ),
+    Rule(
+        "session-cookie", "Session cookie value (a logged-in session: whoever holds it is that user)", _M,
+        _p(r"""(?i)(?<![\w.\-])[\w.\-]{0,40}(?:sid|sess|session|session_?id)="""
+           r"""(?P<secret>[A-Za-z0-9%_\-.+/:]{32,512})(?=$|[;\s&"',])""",
+           r"(?i)(?:sid|sess|session|session_?id)=[A-Za-z0-9%_\-.+/:]{32}"),
+        keywords=("sid=", "sess", "session"), entropy=4.0, generic=True, validator="generic",
+        true_examples=("Set-Cookie: connect.sid=s%3AqL7vx2Kd9Rt4Nw8Pb1Hc6Zf3Jy0Ue5G.aQs2Dk7Lr4Mt1Vn8Xw3Yb6Cz9Fh2Jj5Kp0; Path=/; HttpOnly",
+                       "Cookie: PHPSESSID=9f2c41d7a03b8e65c1f0d94a7b2e3c58a1; lang=en"),
+        false_examples=("Set-Cookie: session=deleted; expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                        "Cookie: sessionid=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                        "session_timeout=3600000000000000000000000000000000"),
     ),
     Rule(
         "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
@@ -391,7 +467,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
             Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
                     + _ASSIGN + r"""(?:\\?["'`])?(?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})(?![A-Za-z0-9+/=_\-.~])""",
                     anchor=r"(?i)(?:secret|token|key|credential|auth)"
-                    r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~]{16}"""),
+                    r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~%]{16}"""),
             # a JSON document stored as a string under a secret name: its values are the secret
             Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
                     + _ASSIGN + r"""["']\{[^{}\n]{0,200}?:[ \t]*\\?["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})\\?["']""",
@@ -411,7 +487,10 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                        '"{\\"access_token\\":\\"Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3\\"}"', "'key' => 'k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B'",
                        "SECRET_KEY=k3Jx9Vq2Lm7Tz4Wp8Rn1Ys6B", "DNS_API_KEY=wqhxkzrtplmvbnfgjdsw",
                        'validationKey="9F2C41D7A03B8E65C1F0D94A7B2E3C58"', '"apiToken": "{\\"v\\":\\"1\\",\\"k\\":\\"q81v2x9m4t6p3w7z5k0r\\"}"',
-                       'valid_tokens = ["9f28a64c1e7b3d50", "c3797e40f18c7fb4"]', 'client.setAuthToken("Kq9Lm2Vx8Rt5Nw1Pb7Hc");'),
+                       'valid_tokens = ["9f28a64c1e7b3d50", "c3797e40f18c7fb4"]', 'client.setAuthToken("Kq9Lm2Vx8Rt5Nw1Pb7Hc");',
+                       "https://chat.local/join?k=1&authKey=DwvY2hdT3g9K6o%2Buu7rPcT8y%2Fec0uMWkd&x=0",
+                       "'fs.s3a.secret.key': 'Ulwfx9R9FlKIlV7L8zfqtXAeyO0Kk5S2'",
+                       'String privateKey = "Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3FoOj6Gm0Sb2Ue7KaTq4Yr8Hw3Lz";'),
         false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
                         "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
                         "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
@@ -419,7 +498,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         '"license_key": "LicenseRef-scancode-adobe-2014"', "private_key: Ed25519PrivateKey | None",
                         '"key": "Strict-Transport-Security"', '"key": "published_tracks_total"',
                         'sha1Key = "da39a3ee5e6b4b0d3255bfef95601890afd80709"', 'settings.setTokenStore("redisTokenStoreBackend")',
-                        'tokens = ["access_token_value", "refresh_token_value"]'),
+                        'tokens = ["access_token_value", "refresh_token_value"]',
+                        "/commits?per_page=5&author=jane.doe%40mailhost.net", "DNS_API_TOKEN=1234567890abcdefghijklmnopqrstuvwxyz",
+                        'api_key = "thisIsAFakeTokenForTestingPurposesOnly123"', "ssl.key = 'server-certificate-2024.key'"),
     ),
 )
 # fmt: on

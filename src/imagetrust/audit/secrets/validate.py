@@ -22,6 +22,8 @@ _WEAK = frozenset(
 )
 _DOTTED_IDENT = re.compile(rb"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)+(?:\(\))?$")
 _CODE_CHARS = re.compile(rb"[(){}\[\]]|^[$%@&*!\\<:=]|^[./~][\w.-]*/|\s")
+# inside quotes brackets are just characters (`"v@fq(wjzp)"`); a quoted call, list or template is still code
+_QUOTED_CODE = re.compile(rb"^[\w.$]*\(|^\{.*\}$|^\[.*\]$|^[$%@&*!\\<:=]|^[./~][\w.-]*/|\s")
 _FILE_NAME = re.compile(
     rb"(?i)\.(?:js|json|ts|py|rb|go|java|xml|html?|css|ya?ml|txt|md|png|jpe?g|svg|pem|crt"
     rb"|key|pub|conf|cfg|ini|properties|env|sh|php|lock|log)$"
@@ -52,8 +54,12 @@ def _name_says_not_a_value(match: re.Match[bytes]) -> bool:
     if name is None:
         return False
     name = name.rstrip(b"\"'] \t\\")
+    # `fs.s3a.secret.key`, `tls.key`: a property path ending in `.key` names the key, not a key file
+    file_name = _FILE_NAME.search(name)
     return bool(
-        _NOT_A_VALUE_NAME.search(name) or _NOT_SECRET_NAME_PART.search(name) or _FILE_NAME.search(name)
+        _NOT_A_VALUE_NAME.search(name)
+        or _NOT_SECRET_NAME_PART.search(name)
+        or (file_name is not None and file_name.group(0).lower() != b".key")
     )
 
 
@@ -86,14 +92,22 @@ def url_password(match: re.Match[bytes], value: bytes) -> bool:
     return _password_like(value) and value.lower() not in {b"pass", b"pwd"}
 
 
-def _password_like(value: bytes) -> bool:
+def _quoted(match: re.Match[bytes]) -> bool:
+    """The value sits between a pair of the same quote characters in the source."""
+    start, end = match.span("secret")
+    before, after = match.string[start - 1 : start], match.string[end : end + 1]
+    return start > 0 and before in (b'"', b"'", b"`") and after == before
+
+
+def _password_like(value: bytes, *, quoted: bool = False) -> bool:
     if not value.isascii():
         return False  # an emoji or a translated UI string, not a credential
     low = value.lower()
     # a dictionary default with digits or `!` tacked on (`letmein123`, `admin1!`) is still a default
     if low in _WEAK or low.rstrip(b"0123456789!") in _WEAK or b"password" in low or b"passwd" in low:
         return False
-    if _DOTTED_IDENT.match(value) or _CODE_CHARS.search(value) or _FILE_NAME.search(value):
+    code = _QUOTED_CODE if quoted else _CODE_CHARS
+    if _DOTTED_IDENT.match(value) or code.search(value) or _FILE_NAME.search(value):
         return False
     if _NUMERIC_THING.match(value):
         return False
@@ -101,7 +115,7 @@ def _password_like(value: bytes) -> bool:
 
 
 def password(match: re.Match[bytes], value: bytes) -> bool:
-    return not _name_says_not_a_value(match) and _password_like(value)
+    return not _name_says_not_a_value(match) and _password_like(value, quoted=_quoted(match))
 
 
 def _called(match: re.Match[bytes]) -> bool:
@@ -169,6 +183,17 @@ def cli_password(match: re.Match[bytes], value: bytes) -> bool:
     return has_digit or has_other or mixed or not _wordlike(value)
 
 
+def base64_pem(match: re.Match[bytes], value: bytes) -> bool:
+    """Base64 of a PEM block: the decoded header must name an unencrypted private key."""
+    head = value[:64]
+    try:
+        decoded = base64.b64decode(head[: len(head) - len(head) % 4], validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    header = decoded.split(b"\n", 1)[0]
+    return header.startswith(b"-----BEGIN ") and b"PRIVATE KEY" in header and b"ENCRYPTED" not in header
+
+
 VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
     "jwt": jwt,
     "basic-auth": basic_auth,
@@ -176,4 +201,5 @@ VALIDATORS: dict[str, Callable[[re.Match[bytes], bytes], bool]] = {
     "password": password,
     "generic": generic,
     "cli-password": cli_password,
+    "base64-pem": base64_pem,
 }
