@@ -67,7 +67,7 @@ _PW_NAME = (
 )
 _PW_ANCHOR = (
     r"""(?i)(?:pass|pw)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
-    r"""(?:(?::=|=>|=|:)[ \t]*)?\\?["'`][^"'`\n\r\\]{4}"""
+    r"""(?:(?::=|=>|=|:)[ \t]*)?(?:``|\\?["'`])[^"'`\n\r\\]{4}"""
 )
 _PW_ANCHOR_BARE = r"""(?i)(?:pass|pw)[\w.\-]{0,20}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
 _H = Severity.HIGH
@@ -380,12 +380,15 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "cli-password", "Password given unquoted to a command-line option (--password VALUE)", _M,
-        _p(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|--pass|-password|-p(?:ass)?wd)[ \t](?P<secret>[^\s"'$<>{}\[\]|`%]{4,128})(?=\s|$)""",
-           r"(?i)-(?:-password|-passwd|-pass|password|pwd|passwd)[ \t][^\s\"'$]{4}"),
+        # `-CertFilePassword VALUE`: PowerShell parameters end in Password
+        _p(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|--pass|-[a-z]{0,30}password|-p(?:ass)?wd)[ \t](?P<secret>[^\s"'$<>{}\[\]|`%]{4,128})(?=\s|$)""",
+           r"(?i)-(?:-password|-passwd|-pass|[a-z]{0,30}password|pwd|passwd)[ \t][^\s\"'$]{4}"),
         keywords=("--password", "-password"), generic=True, validator="cli-password",
-        true_examples=("mysqladmin --user root --password Rcq8Lm2x status", "Invoke-Spray -UserList u.txt -Password Wq7!rkz2"),
+        true_examples=("mysqladmin --user root --password Rcq8Lm2x status", "Invoke-Spray -UserList u.txt -Password Wq7!rkz2",
+                       r"PS> .\Deploy.ps1 -Certificate C:\certs\app.pfx -CertFilePassword Kq7@vx2Lm9 -Verbose"),
         false_examples=("-W, --password  force password prompt", "the --password flag may be used",
-                        "--password $DB_PASSWORD", "--password <password>", "app --password password"),
+                        "--password $DB_PASSWORD", "--password <password>", "app --password password",
+                        "--no-password prompt", "-ResetPassword required"),
     ),
     Rule(
         "sql-password", "Password set in SQL (IDENTIFIED BY, SET PASSWORD, CREATE LOGIN/ROLE ... PASSWORD, PASSWORD())", _M,
@@ -414,8 +417,15 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         "password-assignment", "Password assigned in configuration or code", _M,
         (
-            Pattern(_PW_NAME + _ASSIGN + r"""\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+            Pattern(_PW_NAME + _ASSIGN + r"""(?:``|\\?["'`])(?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
                     anchor=_PW_ANCHOR),
+            # compared with a literal: `if password == "..."`, `string(pass) == '...'`, `pw.equals("...")`
+            Pattern(_PW_NAME + r"""[\])}"'`]{0,3}[ \t]*(?:===?|!==?|\.equals\()[ \t]*\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+                    anchor=r"""(?i)(?:pass|pw)[\w.\-]{0,20}[\])}"'`]{0,3}[ \t]*(?:==|!=|\.equals\()[ \t]*\\?["'`]"""),
+            # `set PASSWORD value` (Metasploit, psql `\set`, Redis `CONFIG SET requirepass`); prose has no digits
+            Pattern(r"""(?im)(?:^|[\s>])(?:\\?set|config[ \t]+set)[ \t]+""" + _PW_NAME[4:]
+                    + r"""[ \t]+(?P<secret>(?=\S*[0-9])[^\s"'`]{4,128})[ \t]*$""",
+                    anchor=r"(?i)set[ \t]+[\w.\-]{0,60}(?:pass|pw)[\w.\-]{0,20}[ \t]+[^\s\"'`]{4}"),
             Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""",
                     config_only=True, anchor=_PW_ANCHOR_BARE),
             Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
@@ -428,13 +438,17 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                        "const password = 'talnrk8Sq';", "mysql -u root --password=Zx81qLm4 app",
                        'user.setPassword("Qx7rL2m9");', 'const string proxyPass = "Kq7vXe2m";', 'pw = "Rk4-pz8Wq_x"',
                        "msfvenom -p windows/adduser USER=svc PASS=Tz4kq9Lm", "password: 'Rx#3GQ]zR3q=Z}',",
-                       '&Config{User: "app", Passwd: "v@q(w8zp)", Net: "tcp"}'),
+                       '&Config{User: "app", Passwd: "v@q(w8zp)", Net: "tcp"}', "> Admin password: ``Qx7-rL2m9``",
+                       'if c.User() == "ops" && string(pass) == "Vx8pQ2mz" {', 'if [ "${password}" == "kq8Vt2Lm" ]; then',
+                       "msf6 > set SMBPass Rk4pz8Wq", "\\set POSTGRES_PASS Lq9hd7rz"),
         false_examples=("password = ${DB_PASSWORD}", 'password = "changeme"', "password: <your password>",
                         'password = "password"', "Password: d.config.Password,", "password = getenv('PW')",
                         "password_hash = 'a'", 'PASSWORD = ""', "password: !vault |", "password=123456",
                         'password = "letmein123"', "$pwd = 'asdf';", 'user.setPassword("changeme");',
                         "Get-GPPPassword.py -no-pass 'DOMAIN_CONTROLLER'", '--auth "user:pass" : Creds to connect with',
-                        'password: "(optional)"', 'password = "[hidden]"', 'password = "getValue(key)"'),
+                        'password: "(optional)"', 'password = "[hidden]"', 'password = "getValue(key)"',
+                        'if password == "":', "if (password !== 'undefined')", "Set password for the admin account",
+                        "set pass-through mode", 'if [ "$PASSWORD" == "$CONFIRM" ]; then'),
     ),
     Rule(
         "credential-constructor", "Literal password given to a credential object (new NetworkCredential(\"u\", \"p\"))", _M,
@@ -447,7 +461,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                        'val pw = StringCredentialValue("kq8Vt2Lmzr")',
                        'creds = new UsernamePasswordCredentials("deploy", "Zx81qLm4");'),
         false_examples=('new NetworkCredential("user", "password")', 'new NetworkCredential(user, pass)',
-                        'throw new InvalidPassword("Wrong password")', 'var c = new NetworkCredential("admin", "changeme");'),
+                        'throw new InvalidPassword("Wrong password")', 'var c = new NetworkCredential("admin", "changeme");',
+                        'store.save(new Credential("/team/db-credential"));'),
     ),
     Rule(
         "session-cookie", "Session cookie value (a logged-in session: whoever holds it is that user)", _M,
@@ -465,9 +480,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "generic-secret", "High-entropy value assigned to a key, token or secret name", _M,
         (
             Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
-                    + _ASSIGN + r"""(?:\\?["'`])?(?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})(?![A-Za-z0-9+/=_\-.~])""",
+                    + _ASSIGN + r"""(?:``|\\?["'`])?(?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})(?![A-Za-z0-9+/=_\-.~])""",
                     anchor=r"(?i)(?:secret|token|key|credential|auth)"
-                    r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:\\?["'`])?[A-Za-z0-9+/=_\-.~%]{16}"""),
+                    r"""[\w.\-]{0,20}\\?["']?\]?[ \t]*(?::=|=>|=|:|[ \t]+\\?["'])[ \t]*(?:``|\\?["'`])?[A-Za-z0-9+/=_\-.~%]{16}"""),
             # a JSON document stored as a string under a secret name: its values are the secret
             Pattern(r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}" + _SECRET_NAMES + r"[\w.\-]{0,20})"
                     + _ASSIGN + r"""["']\{[^{}\n]{0,200}?:[ \t]*\\?["'](?P<secret>""" + _GENERIC_VALUE + r"""{16,1000})\\?["']""",
@@ -490,7 +505,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                        'valid_tokens = ["9f28a64c1e7b3d50", "c3797e40f18c7fb4"]', 'client.setAuthToken("Kq9Lm2Vx8Rt5Nw1Pb7Hc");',
                        "https://chat.local/join?k=1&authKey=DwvY2hdT3g9K6o%2Buu7rPcT8y%2Fec0uMWkd&x=0",
                        "'fs.s3a.secret.key': 'Ulwfx9R9FlKIlV7L8zfqtXAeyO0Kk5S2'",
-                       'String privateKey = "Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3FoOj6Gm0Sb2Ue7KaTq4Yr8Hw3Lz";'),
+                       'String privateKey = "Qm9Lx2Vt7Rk4Np8Wz1Cy5Dh3FoOj6Gm0Sb2Ue7KaTq4Yr8Hw3Lz";',
+                       "> Consumer Key: ``Rk4Np8Wz1Cy5Dh3F``"),
         false_examples=("api_key = 'YOUR_API_KEY_HERE_PLEASE'", "token = 'aaaaaaaaaaaaaaaaaaaa'",
                         "secret_key = os.environ['SECRET_KEY']", "token_type = 'bearer'",
                         "api_key = 'test_api_key_value_1234'", "tokenizer = 'bert-base-uncased-model'",
