@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from imagetrust.errors import LocalInputError, UsageError
 from imagetrust.trust.keys import PublicKey, load_public_key
 from imagetrust.trust.paths import public_good_trusted_root
-from imagetrust.verify.identity import IdentityPolicy
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from imagetrust.limits import Limits
     from imagetrust.pipeline.check import KeylessMaterial
     from imagetrust.policy.model import Policy
+    from imagetrust.verify.identity import IdentityPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,13 +83,17 @@ def keyless_material_options(function: F) -> F:
 
 def load_certificates(paths: tuple[Path, ...]) -> tuple[x509.Certificate, ...]:
     """Every certificate in the PEM files given (a file over 1 MiB is refused unread)."""
+    if not paths:
+        return ()
+    from cryptography.x509 import load_pem_x509_certificates  # imported only when certificates are given
+
     roots: list[x509.Certificate] = []
     for path in paths:
         try:
             data = path.read_bytes()[: _MAX_PEM_BYTES + 1]
             if len(data) > _MAX_PEM_BYTES:
                 raise LocalInputError(f"{path}: too large to be a certificate file")
-            roots.extend(x509.load_pem_x509_certificates(data))
+            roots.extend(load_pem_x509_certificates(data))
         except OSError as e:
             raise LocalInputError(f"{path}: cannot read certificates ({e.strerror or e})") from e
         except ValueError as e:
@@ -118,6 +123,8 @@ def identity_policy(
         raise UsageError(
             "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
         )
+    from imagetrust.verify.identity import IdentityPolicy  # keyless only
+
     return IdentityPolicy(identity, identity_regexp, issuer, issuer_regexp, claims)
 
 

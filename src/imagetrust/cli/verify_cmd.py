@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,10 +22,11 @@ from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
 from imagetrust.trust.config import load_trust_config
 from imagetrust.trust.keys import load_public_key
-from imagetrust.trust.notation_store import load_notation_trust_store
-from imagetrust.verify.layout import load_layout_key
 from imagetrust.verify.slsa import ProvenanceExpectation
 from imagetrust.verify.statement import resolve_predicate_type
+
+if TYPE_CHECKING:
+    from imagetrust.trust.notation_store import NotationTrustStore
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _WORKFLOW_CLAIMS = (
@@ -55,6 +57,8 @@ def _layout(path: Path | None, keys: tuple[Path, ...], link_dir: Path | None) ->
         if keys or link_dir is not None:
             raise UsageError("--layout-key and --link-dir need --layout")
         return None
+    from imagetrust.verify.layout import load_layout_key  # in-toto layouts load only when given
+
     return LayoutCheck(path, tuple(load_layout_key(k) for k in keys), link_dir or path.parent)
 
 
@@ -178,9 +182,7 @@ def verify_command(
         bind_repository=bind_repository,
         trust_config=None if trust_config is None else load_trust_config(trust_config),
         layout=_layout(layout_path, layout_keys, link_dir),
-        notation_store=(
-            None if notation_trust_store is None else load_notation_trust_store(notation_trust_store)
-        ),
+        notation_store=(None if notation_trust_store is None else _notation_store(notation_trust_store)),
     )
     results = run_concurrently(images, lambda image: verify_image(image, settings, options))
     if output_format == "json":
@@ -198,3 +200,9 @@ def verify_command(
         if result.outcome is Outcome.INDETERMINATE:
             where = f"{image}: " if named else ""
             raise CouldNotCheck(f"{where}could not check: {result.reason}")
+
+
+def _notation_store(path: Path) -> NotationTrustStore:
+    from imagetrust.trust.notation_store import load_notation_trust_store  # only with --notation-trust-store
+
+    return load_notation_trust_store(path)

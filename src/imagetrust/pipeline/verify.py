@@ -12,10 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from typing import TYPE_CHECKING
 
 from imagetrust.discovery.attached import find_attached
 from imagetrust.discovery.referrers import referrer_manifests, sigstore_bundle_referrers
@@ -41,7 +38,6 @@ from imagetrust.report.verify import (
 )
 from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
 from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
-from imagetrust.trust.notation_store import NotationTrustStore
 from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
@@ -54,15 +50,18 @@ from imagetrust.verify.evidence import (
     bundle_items,
     signature_items,
 )
-from imagetrust.verify.identity import IdentityPolicy
-from imagetrust.verify.keyless import verify_keyless_attestation, verify_keyless_signature
-from imagetrust.verify.layout import LayoutKey, verify_layout
-from imagetrust.verify.notation import NOTATION_ARTIFACT_TYPE, NotationItem, notation_items, verify_notation
-from imagetrust.verify.rekor import require_dsse, require_hashedrekord, verify_rekor_bundle
 from imagetrust.verify.results import CertIdentity, VerifiedStatement
 from imagetrust.verify.simplesigning import SIMPLE_SIGNING_MEDIA_TYPE, verify_simple_signing
 from imagetrust.verify.slsa import SLSA_V02, SLSA_V1, ProvenanceExpectation, verify_provenance
 from imagetrust.verify.statement import require_subject, statement_from_envelope
+
+if TYPE_CHECKING:  # the keyless, notation, transparency-log and layout stacks load only when used
+    from cryptography import x509
+
+    from imagetrust.trust.notation_store import NotationTrustStore
+    from imagetrust.verify.identity import IdentityPolicy
+    from imagetrust.verify.layout import LayoutKey
+    from imagetrust.verify.notation import NotationItem
 
 COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 _NO_TLOG = "no tlog verification (no Rekor key given)"
@@ -188,6 +187,8 @@ def _keyed_signature(
     if options.keyed_tlog:
         if not item.rekor_bundle:
             raise VerificationFailed("a Rekor key was given but the signature carries no Rekor bundle")
+        from imagetrust.verify.rekor import require_hashedrekord, verify_rekor_bundle
+
         entry = verify_rekor_bundle(item.rekor_bundle, options.rekor_keys, limits=limits)
         signature = b64decode(item.signature, "cosign signature")
         require_hashedrekord(entry, item.payload, signature, _key(options, verified.signer))
@@ -230,6 +231,8 @@ def _verify_signature(
         else:
             assert options.identity is not None
             try:
+                from imagetrust.verify.keyless import verify_keyless_signature
+
                 verified = verify_keyless_signature(
                     item.payload,
                     item.signature,
@@ -293,6 +296,8 @@ def _keyed_envelope_tlog(
         return _NO_TLOG, None
     if not item.rekor_bundle:
         raise VerificationFailed("a Rekor key was given but the attestation carries no Rekor bundle")
+    from imagetrust.verify.rekor import require_dsse, verify_rekor_bundle
+
     entry = verify_rekor_bundle(item.rekor_bundle, options.rekor_keys, limits=limits)
     require_dsse(entry, payload, [s.sig for s in signatures], _key(options, signer), leaf_der=None)
     return f"Rekor entry {entry.log_index} verified (SET)", entry.log_index
@@ -330,6 +335,8 @@ def _verify_attestation(
         else:
             assert options.identity is not None
             try:
+                from imagetrust.verify.keyless import verify_keyless_attestation
+
                 statement = verify_keyless_attestation(
                     item.envelope,
                     item.certificate,
@@ -447,6 +454,8 @@ def _collect(
     bundles = bundle_items(referrers, store.location, store.read_blob, limits)
     notation: tuple[NotationItem, ...] = ()
     if options.notation_store is not None:
+        from imagetrust.verify.notation import NOTATION_ARTIFACT_TYPE, notation_items
+
         # Both forms: artifactType (spec 1.1) or, before it, the config media type.
         found = referrer_manifests(store, attached, NOTATION_ARTIFACT_TYPE, limits)
         notation = notation_items(found, store.location, store.read_blob, limits)
@@ -470,6 +479,8 @@ def _verify_notation(
         return ItemResult(
             "signature", fmt, False, "notation signature, but no --notation-trust-store was given", found
         )
+    from imagetrust.verify.notation import verify_notation
+
     try:
         verified = verify_notation(
             item.raw,
@@ -659,6 +670,9 @@ class _RulePass:
 
 def _root_material(path: Path) -> tuple[tuple[x509.Certificate, ...], tuple[PublicKey, ...]]:
     """Fulcio CAs and Rekor keys of a trusted root, for legacy keyless ``.sig``/``.att`` items."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     from imagetrust.trust.sigstore_root import load_trusted_root  # sigstore-python: keyless runs only
 
     root = load_trusted_root(path)
@@ -687,6 +701,8 @@ def _authority_options(authority: Authority, base: VerifyOptions) -> VerifyOptio
         )
     assert authority.keyless is not None
     k = authority.keyless
+    from imagetrust.verify.identity import IdentityPolicy
+
     identity = IdentityPolicy(k.identity, k.identity_regexp, k.issuer, k.issuer_regexp, k.claims)
     roots, rekor = _root_material(k.trusted_root)
     return replace(
@@ -801,6 +817,8 @@ def verify_image(reference: str, settings: SourceSettings, options: VerifyOption
 
 
 def _check_layout(check: LayoutCheck, limits: Limits) -> LayoutResult:
+    from imagetrust.verify.layout import verify_layout
+
     try:
         verified = verify_layout(check.path, check.keys, check.link_dir, limits=limits, now=datetime.now(UTC))
     except VerificationFailed as e:

@@ -7,13 +7,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import requests
-
 from imagetrust.errors import AuthenticationError, RegistryProtocolError
 from imagetrust.registry.auth import Authorizer, Scope, parse_challenge
 from imagetrust.registry.credentials import lookup_credentials
 from imagetrust.registry.http import TlsFailure, Transport, one_line, read_bounded
 from imagetrust.registry.options import RegistryOptions, plain_http_allowed
+from imagetrust.registry.wire import Response
 
 __all__ = ["RegistryClient", "RegistryOptions", "describe_error_body", "unexpected_status"]
 
@@ -67,7 +66,7 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         data: bytes | Any = None,
         params: Mapping[str, str | list[str]] | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """Send one API request, authenticating as the registry demands; 401/403 become errors here.
 
         Any other status is returned for the caller to interpret; the caller closes the response.
@@ -86,7 +85,7 @@ class RegistryClient:
         headers: Mapping[str, str] | None,
         data: bytes | Any,
         params: Mapping[str, str | list[str]] | None,
-    ) -> requests.Response:
+    ) -> Response:
         """For hosts allowed plain HTTP: HTTPS first, plain HTTP only if the peer does not speak TLS.
 
         A certificate the user does not trust is an error, never a reason to drop to plain HTTP.
@@ -110,7 +109,7 @@ class RegistryClient:
         headers: Mapping[str, str] | None,
         data: bytes | Any,
         params: Mapping[str, str | list[str]] | None,
-    ) -> requests.Response:
+    ) -> Response:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         auth = self._auth()
         scheme = self._scheme or "https"
@@ -155,7 +154,7 @@ class RegistryClient:
             raise error
 
 
-def _error_detail(response: requests.Response, max_bytes: int, label: str, what: str) -> str:
+def _error_detail(response: Response, max_bytes: int, label: str, what: str) -> str:
     """``CODE: message`` from a distribution error body, read within bounds; empty if there is none."""
     try:
         raw = read_bounded(response, max_bytes, label, what)
@@ -182,9 +181,7 @@ def describe_error_body(raw: bytes) -> str:
     return ""
 
 
-def unexpected_status(
-    response: requests.Response, label: str, what: str, max_bytes: int
-) -> RegistryProtocolError:
+def unexpected_status(response: Response, label: str, what: str, max_bytes: int) -> RegistryProtocolError:
     """A ``RegistryProtocolError`` naming the status and the registry's own error code and message."""
     status = f"{response.status_code} {response.reason or ''}".strip()
     detail = _error_detail(response, max_bytes, label, what)

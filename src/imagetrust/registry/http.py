@@ -7,22 +7,22 @@ Every third-party network exception is translated here, so callers see only ``Re
 from __future__ import annotations
 
 import contextlib
+import http.client
 import io
 import socket
 import ssl
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-import requests.utils
-
 from imagetrust.errors import LimitExceeded, RegistryProtocolError, RegistryUnreachable
 from imagetrust.limits import Limits
 from imagetrust.registry.options import RegistryOptions, plain_http_allowed
+from imagetrust.registry.wire import ConnectPhaseError, Pool, Response, form_body
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -107,11 +107,8 @@ def one_line(text: str, limit: int = 200) -> str:
 
 
 class Transport:
-    """One ``requests.Session`` per registry host: connection reuse, timeouts, retries, redirects.
-
-    ``trust_env`` is off so a ``.netrc`` can never add credentials behind our back; proxies from the
-    environment are still honoured, per request.
-    """
+    """The connections to one registry host (and wherever it redirects): reuse, timeouts, retries,
+    redirects.  Proxies come from the environment; credentials never do (no ``.netrc``)."""
 
     def __init__(
         self,
@@ -125,14 +122,16 @@ class Transport:
         self.limits = options.limits
         self.request_count = 0
         self._sleep = sleep
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._session.headers["User-Agent"] = options.user_agent
-        self._session.headers["Accept-Encoding"] = "identity"
-        self._verify: str | bool = str(options.ca_file) if options.ca_file else True
+        self._pool = Pool(
+            user_agent=options.user_agent,
+            ca_file=str(options.ca_file) if options.ca_file else None,
+            connect_timeout=self.limits.connect_timeout_seconds,
+            read_timeout=self.limits.read_timeout_seconds,
+            may_be_plain=lambda netloc: plain_http_allowed(netloc, options),
+        )
 
     def close(self) -> None:
-        self._session.close()
+        self._pool.close()
 
     def send(
         self,
@@ -143,7 +142,7 @@ class Transport:
         data: bytes | Any = None,
         params: Mapping[str, str | list[str]] | None = None,
         what: str,
-    ) -> requests.Response:
+    ) -> Response:
         """Send with retries for 429/502/503/504 and dropped connections; follow redirects for GET/HEAD.
 
         The response is returned streaming and unread, whatever its status; the caller must close it.
@@ -200,7 +199,7 @@ class Transport:
         data: bytes | Any,
         params: Mapping[str, str | list[str]] | None,
         what: str,
-    ) -> requests.Response:
+    ) -> Response:
         replayable = data is None or isinstance(data, bytes | str | dict)
         attempt = 0
         while True:
@@ -236,48 +235,61 @@ class Transport:
         data: bytes | Any,
         params: Mapping[str, str | list[str]] | None,
         what: str,
-    ) -> requests.Response:
-        timeout = (self.limits.connect_timeout_seconds, self.limits.read_timeout_seconds)
+    ) -> Response:
+        body = data
+        if isinstance(data, dict):
+            body = form_body(data)
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+        elif isinstance(data, str):
+            body = data.encode()
         self.request_count += 1
         try:
-            response = self._session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=params,
-                stream=True,
-                timeout=timeout,
-                allow_redirects=False,
-                verify=self._verify,
-                proxies=requests.utils.get_environ_proxies(url),
-            )
-            setattr(response, _LIMITS_ATTR, self.limits)
-            return response
-        except requests.exceptions.SSLError as e:
-            problem = _is_certificate_problem(e)
-            hint = " (use --registry-ca for a private CA)" if problem else ""
-            raise TlsFailure(
-                f"{self.label}: {what}: TLS failed{hint}: {_reason(e)}", certificate_problem=problem
-            ) from e
-        except requests.exceptions.ConnectTimeout as e:
-            raise RegistryUnreachable(
-                f"{self.label}: {what}: no connection within {self.limits.connect_timeout_seconds:g} s"
-            ) from e
-        except requests.exceptions.ReadTimeout as e:
+            response = self._pool.request(method, url, headers, body, params)
+        except ConnectPhaseError as e:
+            raise self._connect_failure(e.error, url, what) from e.error
+        except ssl.SSLError as e:
+            raise self._tls_failure(e, what) from e
+        except TimeoutError as e:
             raise RegistryUnreachable(
                 f"{self.label}: {what}: no answer within {self.limits.read_timeout_seconds:g} s"
             ) from e
-        except requests.exceptions.ConnectionError as e:
-            if _is_connection_reset(e):
+        except (OSError, http.client.HTTPException) as e:
+            if _is_connection_reset(e) or isinstance(e, http.client.HTTPException):
                 raise RegistryProtocolError(f"{self.label}: {what}: connection dropped ({_reason(e)})") from e
-            raise RegistryUnreachable(f"{self.label}: {what}: cannot connect ({_reason(e)})") from e
-        except requests.exceptions.RequestException as e:
             raise RegistryUnreachable(f"{self.label}: {what}: request failed ({_reason(e)})") from e
+        setattr(response, _LIMITS_ATTR, self.limits)
+        return response
+
+    def _tls_failure(self, error: BaseException, what: str) -> TlsFailure:
+        problem = _is_certificate_problem(error)
+        hint = " (use --registry-ca for a private CA)" if problem else ""
+        return TlsFailure(
+            f"{self.label}: {what}: TLS failed{hint}: {_reason(error)}", certificate_problem=problem
+        )
+
+    def _connect_failure(self, error: BaseException, url: str, what: str) -> RegistryUnreachable:
+        if isinstance(error, ssl.SSLError):
+            return self._tls_failure(error, what)
+        if isinstance(error, TimeoutError):
+            return RegistryUnreachable(
+                f"{self.label}: {what}: no connection within {self.limits.connect_timeout_seconds:g} s"
+            )
+        if url.startswith("https:") and isinstance(
+            error, ConnectionResetError | http.client.RemoteDisconnected
+        ):
+            # the peer hung up on our ClientHello: it does not speak TLS
+            return TlsFailure(
+                f"{self.label}: {what}: TLS failed: {_reason(error)}", certificate_problem=False
+            )
+        if isinstance(error, socket.gaierror):
+            return RegistryUnreachable(
+                f"{self.label}: {what}: cannot connect (name not resolved: {_reason(error)})"
+            )
+        return RegistryUnreachable(f"{self.label}: {what}: cannot connect ({_reason(error)})")
 
 
 def _reason(error: BaseException) -> str:
-    """The innermost useful message of a requests/urllib3 exception chain."""
+    """The innermost useful message of an exception chain."""
     innermost = error
     for item in _exception_chain(error):
         innermost = item
@@ -296,12 +308,12 @@ _LIMITS_ATTR = "_imagetrust_limits"
 class _Deadline:
     """Shuts a response's socket down when its time is up.
 
-    requests' read timeout bounds each socket read, not the body: a server dripping one byte a second
+    The read timeout bounds each socket read, not the body: a server dripping one byte a second
     would hold a reader for as long as it likes.  The timer is armed only while the body is being read, so
     it can never reach a connection that has gone back to the pool.
     """
 
-    def __init__(self, response: requests.Response, seconds: float) -> None:
+    def __init__(self, response: Response, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
         self._response = response
@@ -320,13 +332,12 @@ class _Deadline:
         self._timer.cancel()
 
 
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    connection = getattr(response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
+def _socket_of(response: Response) -> socket.socket | None:
+    sock = response.sock
     return sock if isinstance(sock, socket.socket) else None
 
 
-def body_deadline(response: requests.Response, max_bytes: int) -> float | None:
+def body_deadline(response: Response, max_bytes: int) -> float | None:
     """Seconds allowed for the whole body: a fixed allowance plus its length at the minimum rate."""
     limits = getattr(response, _LIMITS_ATTR, None)
     if not isinstance(limits, Limits):
@@ -336,9 +347,7 @@ def body_deadline(response: requests.Response, max_bytes: int) -> float | None:
     return limits.request_deadline_seconds + size / max(1, limits.min_bytes_per_second)
 
 
-def iter_body(
-    response: requests.Response, label: str, what: str, max_bytes: int | None = None
-) -> Iterator[bytes]:
+def iter_body(response: Response, label: str, what: str, max_bytes: int | None = None) -> Iterator[bytes]:
     """Chunks of a streaming body with network failures translated, within the body's deadline."""
     limits = getattr(response, _LIMITS_ATTR, None)
     budget = max_bytes if max_bytes is not None else limits.blob_bytes if isinstance(limits, Limits) else 0
@@ -357,16 +366,14 @@ def iter_body(
             if deadline is not None and deadline.expired:
                 raise late()
             yield chunk
-    except requests.exceptions.ConnectionError as e:
+    except TimeoutError as e:
         if deadline is not None and deadline.expired:
             raise late() from e
-        if "Read timed out" in str(e):
-            raise RegistryUnreachable(f"{label}: {what}: the registry stopped sending ({_reason(e)})") from e
+        raise RegistryUnreachable(f"{label}: {what}: the registry stopped sending ({_reason(e)})") from e
+    except (OSError, http.client.HTTPException, zlib.error) as e:
+        if deadline is not None and deadline.expired:
+            raise late() from e
         raise RegistryProtocolError(f"{label}: {what}: connection dropped mid-body ({_reason(e)})") from e
-    except requests.exceptions.RequestException as e:
-        if deadline is not None and deadline.expired:
-            raise late() from e
-        raise RegistryProtocolError(f"{label}: {what}: body could not be read ({_reason(e)})") from e
     finally:
         if deadline is not None:
             deadline.cancel()
@@ -374,7 +381,7 @@ def iter_body(
         raise late()  # a close-delimited body cut short by the deadline looks like a clean end
 
 
-def read_bounded(response: requests.Response, max_bytes: int, label: str, what: str) -> bytes:
+def read_bounded(response: Response, max_bytes: int, label: str, what: str) -> bytes:
     """The whole body, refusing (and not reading) more than ``max_bytes``."""
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -394,7 +401,7 @@ def read_bounded(response: requests.Response, max_bytes: int, label: str, what: 
 class ResponseStream(io.RawIOBase):
     """A file-like view of a streaming response, for ``VerifyingReader``; closes the response with it."""
 
-    def __init__(self, response: requests.Response, label: str, what: str) -> None:
+    def __init__(self, response: Response, label: str, what: str) -> None:
         super().__init__()
         self._response = response
         self._chunks = iter_body(response, label, what)

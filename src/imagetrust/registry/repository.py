@@ -14,8 +14,6 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, BinaryIO, cast
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from imagetrust.errors import (
     IntegrityError,
     InvalidReference,
@@ -36,6 +34,7 @@ from imagetrust.registry.http import ResponseStream, origin, read_bounded
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.store import FetchedManifest
 from imagetrust.registry.stream import VerifyingReader, read_verified
+from imagetrust.registry.wire import Response
 
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _LINK_NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
@@ -410,7 +409,7 @@ class RegistryRepository:
         finally:
             reader.close()
 
-    def _next_link(self, response: requests.Response, what: str) -> str | None:
+    def _next_link(self, response: Response, what: str) -> str | None:
         header = response.headers.get("Link")
         if not header:
             return None
@@ -429,7 +428,7 @@ class RegistryRepository:
 
 
 class _SizedBody:
-    """A stream with a known length, so requests sends ``Content-Length`` rather than chunked lines."""
+    """A stream with a known length, so ``Content-Length`` is sent rather than chunked lines."""
 
     def __init__(self, reader: VerifyingReader, size: int) -> None:
         self._reader = reader

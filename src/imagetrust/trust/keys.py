@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.localfiles import read_bounded
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 PublicKeyTypes = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
@@ -70,7 +73,9 @@ class PublicKey:
         """Parse one PEM ``PUBLIC KEY`` block (or a certificate, whose key is taken)."""
         try:
             if b"-----BEGIN CERTIFICATE-----" in pem:
-                key: object = x509.load_pem_x509_certificate(pem).public_key()
+                from cryptography.x509 import load_pem_x509_certificate  # only for certificate files
+
+                key: object = load_pem_x509_certificate(pem).public_key()
             else:
                 key = serialization.load_pem_public_key(pem)
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:

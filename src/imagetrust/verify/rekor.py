@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from imagetrust.errors import LocalInputError, VerificationFailed
 from imagetrust.limits import DEFAULT_LIMITS, Limits
@@ -103,7 +101,10 @@ def _verifier_matches(pem_b64: Any, signer: PublicKey, leaf_der: bytes | None, w
     pem = b64decode(pem_b64, what)
     if leaf_der is not None:
         try:
-            return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER) == leaf_der
+            from cryptography.hazmat.primitives.serialization import Encoding
+            from cryptography.x509 import load_pem_x509_certificate  # keyless entries only
+
+            return load_pem_x509_certificate(pem).public_bytes(Encoding.DER) == leaf_der
         except ValueError:
             return False
     try:
