@@ -11,6 +11,7 @@ from imagetrust.audit.secrets import BUILTIN_RULES, Matcher, check_rule_examples
 from imagetrust.audit.secrets.allowlist import Allowlist
 from imagetrust.audit.secrets.engine import RegexEngine, compile_patterns
 from imagetrust.audit.secrets.entropy import shannon
+from imagetrust.audit.secrets.matcher import is_config_like
 from imagetrust.audit.secrets.redact import preview
 
 MATCHER = Matcher()
@@ -112,3 +113,10 @@ def test_made_up_words_only_count_outside_plainly_random_values() -> None:
     assert allow.allows_value(b"1234567890abcdefghijklmnopqrstuvwxyz", generic=True)
     # specific rules never consult the made-up-word list
     assert not allow.allows_value(b"test_api_key_value_1234", generic=False)
+
+
+def test_pascal_sources_are_code() -> None:
+    """`pass: UInt32;` declares a variable in Pascal: bare values there are types, not passwords."""
+    assert not is_config_like("src/units/ftp.pas")
+    assert not is_config_like("examples/test01.pp")
+    assert is_config_like("etc/app.conf")

@@ -64,6 +64,10 @@ _CODE_EXTENSIONS = frozenset(
         ".htm",
         ".xml",
         ".sql",
+        ".pas",
+        ".pp",
+        ".dpr",
+        ".lpr",
     ]
 )
 

@@ -60,16 +60,18 @@ _SECRET_NAMES = (
 )
 # a value character; `%2B` (URL-encoded) counts as one, so keys in query strings are read whole
 _GENERIC_VALUE = r"(?:[A-Za-z0-9+/=_\-.~]|%[0-9A-Fa-f]{2})"
-_PW_NAME = (
-    r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_"
-    # `proxyPass`, `dbPass` (camelCase), and `pass` or `pw` as a whole name (not `user:pass`, not `-no-pass`)
-    r"|(?-i:(?<=[A-Za-z0-9])Pass(?![a-z]))|(?<![A-Za-z0-9:\-])(?:pass|pw)(?![A-Za-z0-9]))[\w.\-]{0,20})"
-)
+_PW_STRONG = r"password|passwd|passwrd|passphrase|pwd|_pass(?![a-z])|(?<![a-z])pass_"
+# `proxyPass`, `dbPass` (camelCase), `pass` or `pw` alone (not `user:pass`, not `-no-pass`): also a verb, a loop
+# pass or a pointer, so only as the whole end of a name, given an explicit operator (or a digit, bare)
+_PW_WEAK = r"(?-i:(?<=[A-Za-z0-9])Pass)|(?<![A-Za-z0-9:\-])(?:pass|pw)"
+_PW_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:" + _PW_STRONG + r")[\w.\-]{0,20})"
+_PW_WEAK_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:" + _PW_WEAK + r"))(?![\w])"
+_PW_ANY_NAME = r"(?i)(?<![\w.\-])(?P<name>[\w.\-]{0,60}(?:" + _PW_STRONG + "|" + _PW_WEAK + r")[\w.\-]{0,20})"
 _PW_ANCHOR = (
-    r"""(?i)(?:pass|pw)[\w.\-]{0,20}\\?["']?\]?[ \t]*"""
+    r"""(?i)(?:pass|pw)[\w.\-]{0,26}\\?["']?\]?[ \t]*"""
     r"""(?:(?::=|=>|=|:)[ \t]*)?(?:``|\\?["'`])[^"'`\n\r\\]{4}"""
 )
-_PW_ANCHOR_BARE = r"""(?i)(?:pass|pw)[\w.\-]{0,20}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
+_PW_ANCHOR_BARE = r"""(?i)(?:pass|pw)[\w.\-]{0,26}["']?[ \t]*[=:][ \t]*[^\s"'`,;#<>\\]{4}"""
 _H = Severity.HIGH
 _C = Severity.CRITICAL
 _M = Severity.MEDIUM
@@ -420,14 +422,18 @@ BUILTIN_RULES: tuple[Rule, ...] = (
             Pattern(_PW_NAME + _ASSIGN + r"""(?:``|\\?["'`])(?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
                     anchor=_PW_ANCHOR),
             # compared with a literal: `if password == "..."`, `string(pass) == '...'`, `pw.equals("...")`
-            Pattern(_PW_NAME + r"""[\])}"'`]{0,3}[ \t]*(?:===?|!==?|\.equals\()[ \t]*\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
-                    anchor=r"""(?i)(?:pass|pw)[\w.\-]{0,20}[\])}"'`]{0,3}[ \t]*(?:==|!=|\.equals\()[ \t]*\\?["'`]"""),
+            Pattern(_PW_ANY_NAME + r"""[\])}"'`]{0,3}[ \t]*(?:===?|!==?|\.equals\()[ \t]*\\?["'`](?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+                    anchor=r"""(?i)(?:pass|pw)[\w.\-]{0,26}[\])}"'`]{0,3}[ \t]*(?:==|!=|\.equals\()[ \t]*\\?["'`]"""),
             # `set PASSWORD value` (Metasploit, psql `\set`, Redis `CONFIG SET requirepass`); prose has no digits
-            Pattern(r"""(?im)(?:^|[\s>])(?:\\?set|config[ \t]+set)[ \t]+""" + _PW_NAME[4:]
+            Pattern(r"""(?im)(?:^|[\s>])(?:\\?set|config[ \t]+set)[ \t]+""" + _PW_ANY_NAME[4:]
                     + r"""[ \t]+(?P<secret>(?=\S*[0-9])[^\s"'`]{4,128})[ \t]*$""",
-                    anchor=r"(?i)set[ \t]+[\w.\-]{0,60}(?:pass|pw)[\w.\-]{0,20}[ \t]+[^\s\"'`]{4}"),
+                    anchor=r"(?i)set[ \t]+[\w.\-]{0,60}(?:pass|pw)[\w.\-]{0,26}[ \t]+[^\s\"'`]{4}"),
             Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""",
                     config_only=True, anchor=_PW_ANCHOR_BARE),
+            Pattern(_PW_WEAK_NAME + r"""\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:``|\\?["'`])(?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+                    anchor=_PW_ANCHOR),
+            Pattern(_PW_WEAK_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>(?=[^\s"'`,;#<>\\]*[0-9])(?=[^\s"'`,;#<>\\]*[A-Za-z])"""
+                    r"""[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""", config_only=True, anchor=_PW_ANCHOR_BARE),
             Pattern(r"""(?i)(?:^|[\s"'])(?:--password|--passwd|-password)(?:=["']?|[ \t]+["'])"""
                     r"""(?P<secret>[^\s"'$]{4,128})""", anchor=r"(?i)-(?:-password|-passwd|password)[= \t]"),
             Pattern(r"""(?i)(?<![\w\-])(?P<name>set\w{0,20}(?:password|passwd))\([ \t]*["'](?P<secret>[^"'\n\r\\]{4,128})["'][ \t]*\)""",
@@ -448,7 +454,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         "Get-GPPPassword.py -no-pass 'DOMAIN_CONTROLLER'", '--auth "user:pass" : Creds to connect with',
                         'password: "(optional)"', 'password = "[hidden]"', 'password = "getValue(key)"',
                         'if password == "":', "if (password !== 'undefined')", "Set password for the admin account",
-                        "set pass-through mode", 'if [ "$PASSWORD" == "$CONFIRM" ]; then'),
+                        "set pass-through mode", 'if [ "$PASSWORD" == "$CONFIRM" ]; then',
+                        '"git pull" did not pass "-v/-q" options', "CurrPass  : byte;", "kHighPassFilterSetting = 'hipf'",
+                        "secret = pass:insta", "PW : PWindow;"),
     ),
     Rule(
         "credential-constructor", "Literal password given to a credential object (new NetworkCredential(\"u\", \"p\"))", _M,
