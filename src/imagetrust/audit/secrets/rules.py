@@ -308,7 +308,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "private-key-der-base64", "Private key as one base64 DER string, without PEM armour (PKCS#8, PKCS#1 RSA, SEC1 EC)", _C,
         # the fixed DER prefixes, base64: PKCS#8 `30 82 .. .. 02 01 00 30 0d 06 09 <rsaEncryption>` (and the
         # P-256 form `30 81 87 02 01 00 30 13 <ecPublicKey>`), PKCS#1 `30 82 .. .. 02 01 00 02 82`, SEC1 `30 77 02 01 01 04 20`
-        _p(_START + r"(?P<secret>(?:MII[A-Za-z0-9+/]{3}IBA(?:DANBgkqhkiG9w0BAQEFAASC|AKCA|AKBg)|MIGHAgEAMBMGByqGSM49AgEG|MHcCAQEEI)"
+        # (not on a line that continues base64 from the line before: the DER prefix only ever opens a key)
+        _p(_START + r"(?<![A-Za-z0-9+/=]\n)(?<![A-Za-z0-9+/=]\r\n)(?P<secret>(?:MII[A-Za-z0-9+/]{3}IBA(?:DANBgkqhkiG9w0BAQEFAASC|AKCA|AKBg)|MIGHAgEAMBMGByqGSM49AgEG|MHcCAQEEI)"
            r"[A-Za-z0-9+/]{40,20000}={0,2})(?![A-Za-z0-9+/=])",
            r"(?:MII[A-Za-z0-9+/]{3}IBA(?:DANBgkqhkiG9w0BAQEFAASC|AKCA|AKBg)|MIGHAgEAMBMGByqGSM49AgEG|MHcCAQEEI)[A-Za-z0-9+/]{40}"),
         keywords=("miie", "miic", "mij", "migh", "mhccaqeei"), entropy=4.5,
@@ -316,7 +317,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                        "RSA_KEY=MIIEowIBAAKCAQEApU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+T",
                        "ec_key: MHcCAQEEIApU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5"),
         false_examples=("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+T",
-                        "MIIEowIBAAKCAQEA" + "A" * 120, "XMIIEowIBAAKCAQEApU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+T"),
+                        "MIIEowIBAAKCAQEA" + "A" * 120, "Qk3x" * 16 + "\nMIIEowIBAAKCAQEA" + "Zq8Lm2Vx7Rt5Nw1Pb4Hc9Jf" * 3,
+                        "XMIIEowIBAAKCAQEApU3KGCUwux1tEyze1iN7LtkeP3IfyxlxF0SU1kk8nVw0YL4xIB5p/tqg7ui5mX9cfCmZ/a/lkyU81lSvTfrXFCegrrP+6SMvivIhH57kkcWxC+y1Vjv8Hm+T"),
     ),
     Rule(
         "jwt", "JSON Web Token", _M,
