@@ -372,6 +372,28 @@ def test_registry_errors_during_discovery_are_indeterminate(
     assert any(where in s.path for s in injector.api())
 
 
+def test_referrers_are_read_only_when_the_cosign_tags_do_not_verify(
+    signed: Signed, keys: Keys, registry_plain: RegistryServer, proxy: list[FaultInjector]
+) -> None:
+    injector = FaultInjector(_forwarding(registry_plain, "no-path-has-this", 500))
+    proxy.append(injector)
+    ref = f"{injector.host}/verify/signed@{signed.digest}"
+    code, doc, err = verify(ref, "--key", keys.pub_a, "--type", "slsaprovenance")
+    assert code == 0, err
+    assert doc is not None
+    paths = [s.path for s in injector.api()]
+    assert not any("/referrers/" in p or p.endswith(f"sha256-{signed.digest.hex}") for p in paths), paths
+    assert any("referrers: not read" in where for where in doc["subjects"][0]["lookedIn"])
+    # The custom predicate is only in a referrer bundle: the tags alone fail, so the referrers are read.
+    injector.seen.clear()
+    code, doc, err = verify(ref, "--key", keys.pub_a, "--type", CUSTOM)
+    assert code == 0, err
+    assert doc is not None
+    paths = [s.path for s in injector.api()]
+    assert any(p.endswith(f"sha256-{signed.digest.hex}") for p in paths), paths
+    assert not any("not read" in where for where in doc["subjects"][0]["lookedIn"])
+
+
 # ----------------------------------------------------------------------------------------- bounds (H)
 
 

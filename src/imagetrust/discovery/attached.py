@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imagetrust.errors import LimitExceeded, MalformedContent
 from imagetrust.limits import Limits
@@ -74,6 +74,7 @@ class AttachedEvidence:
     referrers: tuple[Descriptor, ...]
     referrers_sources: tuple[str, ...]  # "referrers API", "fallback tag sha256-<hex>"; empty when none
     cosign_kinds: tuple[str, ...] = COSIGN_SUFFIXES  # the cosign tags that were looked up
+    referrers_read: bool = True  # False while only the cosign tags have been read
 
     @property
     def empty(self) -> bool:
@@ -122,16 +123,33 @@ def find_attached(
     *,
     kinds: tuple[str, ...] = COSIGN_SUFFIXES,
     memo: ReferrersMemo | None = REFERRERS_MEMO,
+    referrers: bool = True,
 ) -> AttachedEvidence:
     """Look in every place evidence can be stored for ``subject`` and merge what is found.
 
     ``kinds`` limits the cosign tags read (``sig``, ``att``, ``sbom``); the referrers API (unless ``memo``
-    knows it is absent) and the fallback tag are always read.
+    knows it is absent) and the fallback tag are read unless ``referrers`` is off (then
+    ``add_referrers`` can read them later).
     """
     unknown = set(kinds) - set(COSIGN_SUFFIXES)
     if unknown:
         raise ValueError(f"unknown cosign tag kinds: {sorted(unknown)}")
     cosign = _cosign_attachments(store, subject, limits, kinds)
+    found = AttachedEvidence(subject, tuple(cosign), (), (), kinds, referrers_read=False)
+    return add_referrers(store, found, limits, memo=memo) if referrers else found
+
+
+def add_referrers(
+    store: ImageStore,
+    found: AttachedEvidence,
+    limits: Limits,
+    *,
+    memo: ReferrersMemo | None = REFERRERS_MEMO,
+) -> AttachedEvidence:
+    """``found`` with the referrers API and the fallback tag read (once) and merged in."""
+    if found.referrers_read:
+        return found
+    subject = found.subject
     sources: list[str] = []
     merged: dict[Digest, Descriptor] = {}
     api = _referrers_api(store, subject, memo)
@@ -149,4 +167,6 @@ def find_attached(
             f"{store.location}: {len(merged)} referrers of {subject.short} exceeds the limit of"
             f" {limits.referrers}"
         )
-    return AttachedEvidence(subject, tuple(cosign), tuple(merged.values()), tuple(sources), kinds)
+    return replace(
+        found, referrers=tuple(merged.values()), referrers_sources=tuple(sources), referrers_read=True
+    )

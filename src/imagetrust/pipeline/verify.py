@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagetrust.discovery.attached import find_attached
+from imagetrust.discovery.attached import AttachedEvidence, add_referrers, find_attached
 from imagetrust.discovery.referrers import referrer_manifests, sigstore_bundle_referrers
 from imagetrust.errors import CouldNotCheck, LocalInputError, NotFound, UsageError, VerificationFailed
 from imagetrust.limits import Limits
@@ -38,7 +38,6 @@ from imagetrust.report.verify import (
 )
 from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
 from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
-from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
 from imagetrust.verify.evidence import (
@@ -376,6 +375,8 @@ def _verify_bundle(item: BundleItem, subject: _Subject, options: VerifyOptions, 
     kind = _bundle_kind(item.predicate_hint)
     fmt = "sigstore bundle"
     try:
+        from imagetrust.verify.bundle import parse_bundle, verify_keyed_bundle  # only when bundles are found
+
         bundle = parse_bundle(item.raw, limits=limits)
         fmt = f"sigstore bundle v{bundle.version}"
         if bundle.keyed:
@@ -435,10 +436,8 @@ def _keyless_bundle(
 
 
 def _collect(
-    store: ImageStore, subject: _Subject, options: VerifyOptions, limits: Limits
+    store: ImageStore, subject: _Subject, attached: AttachedEvidence, options: VerifyOptions, limits: Limits
 ) -> tuple[_Evidence, tuple[str, ...]]:
-    # verify reads signatures and attestations only: the .sbom tag would be a request for nothing.
-    attached = find_attached(store, subject.digest, limits, kinds=("sig", "att"))
     signatures: list[SignatureItem] = []
     attestations: list[AttestationItem] = []
     for attachment in attached.cosign:
@@ -450,20 +449,23 @@ def _collect(
             attestations += attestation_items(
                 attachment.manifest, attachment.tag, store.location, store.read_blob, limits
             )
-    referrers = sigstore_bundle_referrers(store, attached, limits)
-    bundles = bundle_items(referrers, store.location, store.read_blob, limits)
+    bundles: tuple[BundleItem, ...] = ()
     notation: tuple[NotationItem, ...] = ()
+    looked = [f"{store.location} tags {subject.digest.tag_form}.{{{','.join(attached.cosign_kinds)}}}"]
+    if not attached.referrers_read:
+        looked.append(f"{store.location} referrers: not read (the cosign tags met every requirement)")
+        return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), tuple(looked)
+    bundles = bundle_items(
+        sigstore_bundle_referrers(store, attached, limits), store.location, store.read_blob, limits
+    )
     if options.notation_store is not None:
         from imagetrust.verify.notation import NOTATION_ARTIFACT_TYPE, notation_items
 
         # Both forms: artifactType (spec 1.1) or, before it, the config media type.
         found = referrer_manifests(store, attached, NOTATION_ARTIFACT_TYPE, limits)
         notation = notation_items(found, store.location, store.read_blob, limits)
-    looked = tuple(
-        [f"{store.location} tags {subject.digest.tag_form}.{{{','.join(attached.cosign_kinds)}}}"]
-        + [f"{store.location} {source}" for source in attached.referrers_sources]
-    )
-    return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), looked
+    looked += [f"{store.location} {source}" for source in attached.referrers_sources]
+    return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), tuple(looked)
 
 
 def _verify_notation(
@@ -610,26 +612,17 @@ def _verify_subject(
     rules: tuple[_RulePass, ...] | None = None,
     trust_name: str | None = None,
 ) -> SubjectResult:
+    """The cosign tags are read first; the referrers (API and fallback tag, two more requests) only when
+    the tags alone do not verify, since more evidence cannot undo a verified outcome."""
     try:
-        evidence, looked = _collect(store, subject, options, limits)
-        passes: list[tuple[str | None, list[ItemResult]]] = []
-        flag_results: list[ItemResult] | None = None
-        if options.has_flag_authorities:
-            flag_results = _evaluate(evidence, subject, options, ref, limits)
-            passes.append((None, flag_results))
-        verified_by: dict[Authority, set[str]] = {}
-        for rule_pass in rules or ():
-            for authority, authority_options in rule_pass.authorities:
-                if authority in verified_by:
-                    continue
-                results = _evaluate(evidence, subject, authority_options, ref, limits)
-                passes.append((f"authority {authority.name}", results))
-                verified_by[authority] = {
-                    i.signer.distinct_id
-                    for i in results
-                    if i.kind == "signature" and i.verified and i.signer is not None
-                }
-        merged = _merge(passes) if passes else []
+        # verify reads signatures and attestations only: the .sbom tag would be a request for nothing.
+        attached = find_attached(store, subject.digest, limits, kinds=("sig", "att"), referrers=False)
+        if attached.cosign:
+            result = _judge(store, subject, attached, options, ref, limits, rules, trust_name)
+            if result.outcome is Outcome.VERIFIED:
+                return result
+        attached = add_referrers(store, attached, limits)
+        return _judge(store, subject, attached, options, ref, limits, rules, trust_name)
     except CouldNotCheck as e:
         return SubjectResult(
             subject.digest,
@@ -638,6 +631,37 @@ def _verify_subject(
             Outcome.INDETERMINATE,
             f"could not check: {e.diagnostics()}",
         )
+
+
+def _judge(
+    store: ImageStore,
+    subject: _Subject,
+    attached: AttachedEvidence,
+    options: VerifyOptions,
+    ref: RegistryRef | None,
+    limits: Limits,
+    rules: tuple[_RulePass, ...] | None,
+    trust_name: str | None,
+) -> SubjectResult:
+    evidence, looked = _collect(store, subject, attached, options, limits)
+    passes: list[tuple[str | None, list[ItemResult]]] = []
+    flag_results: list[ItemResult] | None = None
+    if options.has_flag_authorities:
+        flag_results = _evaluate(evidence, subject, options, ref, limits)
+        passes.append((None, flag_results))
+    verified_by: dict[Authority, set[str]] = {}
+    for rule_pass in rules or ():
+        for authority, authority_options in rule_pass.authorities:
+            if authority in verified_by:
+                continue
+            results = _evaluate(evidence, subject, authority_options, ref, limits)
+            passes.append((f"authority {authority.name}", results))
+            verified_by[authority] = {
+                i.signer.distinct_id
+                for i in results
+                if i.kind == "signature" and i.verified and i.signer is not None
+            }
+    merged = _merge(passes) if passes else []
     signatures = [i for i in merged if i.kind == "signature"]
     attestations = [i for i in merged if i.kind == "attestation"]
     flag_signatures = None if flag_results is None else [i for i in flag_results if i.kind == "signature"]

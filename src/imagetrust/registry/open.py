@@ -6,11 +6,9 @@ from dataclasses import replace
 
 from imagetrust.limits import Limits
 from imagetrust.oci.reference import DirRef, DockerArchiveRef, OciArchiveRef, OciLayoutRef, RegistryRef
-from imagetrust.registry.archive import open_offline_store
 from imagetrust.registry.cache import BlobCache
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.repository import open_repository
-from imagetrust.registry.rootdir import DirectoryStore
 from imagetrust.registry.store import ImageStore
 
 
@@ -28,6 +26,11 @@ def open_store(
         if options.limits != limits:
             options = replace(options, limits=limits)
         return open_repository(ref, options, cache)
+    # Offline readers (tar archives, layouts, directories) load only when such a source is given.
     if isinstance(ref, DirRef):
+        from imagetrust.registry.rootdir import DirectoryStore
+
         return DirectoryStore(ref.path, limits)
+    from imagetrust.registry.archive import open_offline_store
+
     return open_offline_store(ref, limits)
