@@ -151,7 +151,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         true_examples=('"databaseURL": "https://shop-prod-7f3a2.firebaseio.com"',
                        "FIREBASE_URL=https://tracker-9b1c-default-rtdb.europe-west1.firebasedatabase.app/"),
         false_examples=('"databaseURL": "https://<your-project>.firebaseio.com"', "https://your-app.firebaseio.com",
-                        "see firebaseio.com for details", "https://example.firebaseio.com.evil.net"),
+                        "see firebaseio.com for details", "https://my-app.firebaseio.company.net/"),
     ),
     # --- version control ---------------------------------------------------------------------------------
     Rule(
