@@ -13,9 +13,9 @@ from imagetrust.audit.findings import Severity
 from imagetrust.audit.result import AuditResult
 from imagetrust.cli.concurrent import AUDIT_WORKERS, run_concurrently
 from imagetrust.cli.console import Console, write_document
+from imagetrust.cli.inventory import store_audit
 from imagetrust.cli.options import build_settings, source_options
 from imagetrust.cli.progress import AuditProgressBar
-from imagetrust.cli.rescan_cmd import store_audit
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.audit import audit_image
 from imagetrust.pipeline.rescan import state_if_present

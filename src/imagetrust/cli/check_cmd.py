@@ -15,8 +15,8 @@ import click
 
 from imagetrust.cli.concurrent import AUDIT_WORKERS, run_concurrently
 from imagetrust.cli.console import write_document
+from imagetrust.cli.inventory import store_audit
 from imagetrust.cli.options import build_settings, source_options
-from imagetrust.cli.rescan_cmd import store_audit
 from imagetrust.cli.trust_options import (
     identity_options,
     identity_policy,

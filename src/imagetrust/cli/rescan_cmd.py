@@ -9,15 +9,14 @@ from pathlib import Path
 import click
 
 from imagetrust.audit.findings import Severity
-from imagetrust.audit.result import AuditResult
 from imagetrust.cli.console import write_document
 from imagetrust.errors import UsageError, VerificationFailed
 from imagetrust.limits import DEFAULT_LIMITS
 from imagetrust.pipeline.db import default_db_path
-from imagetrust.pipeline.rescan import RescanResult, new_violations, record_audit, rescan
+from imagetrust.pipeline.rescan import RescanResult, new_violations, rescan
 from imagetrust.policy.load import load_policy
 from imagetrust.policy.model import Policy
-from imagetrust.store import AdvisoryState, InventoryStoreError, open_inventory
+from imagetrust.store import open_inventory
 
 _FAIL_LEVELS = [s.value for s in Severity if s is not Severity.UNKNOWN]
 
@@ -94,13 +93,3 @@ def rescan_command(
             f"{name}: new {finding.severity.value} finding {finding.id} in {finding.package_purl}"
             f" is over the limits ({len(broken)} in all)"
         )
-
-
-def store_audit(
-    location: str | None, result: AuditResult, reference: str, state: AdvisoryState | None
-) -> None:
-    """Record an audit for later rescans; a store that cannot be written is a warning, the audit stands."""
-    try:
-        record_audit(location, result, reference, state)
-    except InventoryStoreError as e:
-        click.echo(f"imagetrust: warning: not recorded in the inventory store: {e.diagnostics()}", err=True)

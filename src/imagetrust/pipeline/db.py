@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import get_args
 from urllib.parse import quote, unquote
 
-import requests
-
 from imagetrust.audit.catalog.model import OSRelease, Package, PackageType
 from imagetrust.audit.findings import Finding
 from imagetrust.audit.vulns.db import AdvisoryDB, Status
@@ -64,6 +62,8 @@ def import_paths(db_path: Path, paths: Sequence[Path], progress: Progress) -> in
 
 
 def _download(url: str, dest: Path, progress: Progress, timeout: float) -> None:
+    import requests  # only `db update` downloads; importing it costs every audit about 0.1 s
+
     try:
         with requests.get(url, stream=True, timeout=timeout) as resp:
             if resp.status_code != 200:

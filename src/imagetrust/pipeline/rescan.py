@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagetrust.audit.catalog.model import OSRelease, Package
 from imagetrust.audit.findings import Finding, Severity
@@ -24,8 +24,6 @@ from imagetrust.audit.vulns.model import Advisory, Affected
 from imagetrust.errors import InvalidReference
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.reference import RegistryRef, parse_source
-from imagetrust.policy.evaluate import check_vulnerabilities
-from imagetrust.policy.model import Policy
 from imagetrust.store import AdvisoryState, ImageHead, InventoryStore, open_inventory
 from imagetrust.store.model import (
     advisory_ids,
@@ -35,6 +33,9 @@ from imagetrust.store.model import (
     package_from_json,
 )
 from imagetrust.store.record import records_from_audit
+
+if TYPE_CHECKING:
+    from imagetrust.policy.model import Policy
 
 
 def advisory_state(db_path: Path) -> AdvisoryState:
@@ -306,6 +307,8 @@ def new_violations(
     this image (its waivers, VEX statements, ``fixableOnly`` and ``maxSeverity``).  An unknown severity
     counts as critical in both: a missing score must not let a new finding through.
     """
+    from imagetrust.policy.evaluate import check_vulnerabilities  # the policy engine: only with a policy
+
     name, digest = image_name(change.references), str(change.digest)
     rules = [r for r in policy.rules_for(name) if r.vulnerabilities is not None] if policy is not None else []
     today = datetime.fromtimestamp(now, UTC)

@@ -446,7 +446,8 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                     anchor=r"(?i)set[ \t]+[\w.\-]{0,60}(?:pass|pw)[\w.\-]{0,26}[ \t]+[^\s\"'`]{4}"),
             Pattern(_PW_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""",
                     config_only=True, anchor=_PW_ANCHOR_BARE),
-            Pattern(_PW_WEAK_NAME + r"""\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:``|\\?["'`])(?P<secret>[^"'`\n\r\\]{4,128})\\?["'`]""",
+            # weak names hold other things too (`'allPass': 'overEvery'` in lodash): a quoted value needs a digit
+            Pattern(_PW_WEAK_NAME + r"""\\?["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*(?:``|\\?["'`])(?P<secret>(?=[^"'`\n\r\\]*[0-9])[^"'`\n\r\\]{4,128})\\?["'`]""",
                     anchor=_PW_ANCHOR),
             Pattern(_PW_WEAK_NAME + r"""["']?[ \t]*[=:][ \t]*(?P<secret>(?=[^\s"'`,;#<>\\]*[0-9])(?=[^\s"'`,;#<>\\]*[A-Za-z])"""
                     r"""[^\s"'`,;#<>\\]{4,128})(?=$|[\s,;#"'\\])""", config_only=True, anchor=_PW_ANCHOR_BARE),
@@ -472,7 +473,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                         'if password == "":', "if (password !== 'undefined')", "Set password for the admin account",
                         "set pass-through mode", 'if [ "$PASSWORD" == "$CONFIRM" ]; then',
                         '"git pull" did not pass "-v/-q" options', "CurrPass  : byte;", "kHighPassFilterSetting = 'hipf'",
-                        "secret = pass:insta", "PW : PWindow;"),
+                        "secret = pass:insta", "PW : PWindow;", "  'allPass': 'overEvery',"),
     ),
     Rule(
         "credential-constructor", "Literal password given to a credential object (new NetworkCredential(\"u\", \"p\"))", _M,
