@@ -59,6 +59,9 @@ class Limits:
     # malware scanning (audit/malware)
     malware_scan_bytes: int = 64 * MiB  # one file (or archive member) buffered for YARA and archive recursion
     nested_archive_depth: int = 17  # archives inside archives inside an image file (ClamAV's MaxRecLevel)
+    java_archive_depth: int = (
+        4  # jars in jars read by the Java cataloger (Spring Boot is 2); each level is in memory
+    )
     nested_archive_members: int = 10_000  # members read from one archive found in an image
     nested_archive_bytes: int = 512 * MiB  # bytes expanded from one image file, all nesting levels together
     nested_archive_ratio: int = 1000  # expanded/compressed size above which a member is refused as a bomb

@@ -38,10 +38,10 @@ def test_real_jar_and_nesting_depth(tmp_path: Path) -> None:
                 f"lib/inner{level}.jar": nested,
             }
         )
-    deep = read_archive(nested, "app.ear", Limits(nested_archive_depth=2))
+    deep = read_archive(nested, "app.ear", Limits(java_archive_depth=2))
     assert [p.name for p in deep.packages] == ["l2", "l1", "l0"]
     assert "nested deeper than 2" in deep.unknowns[0].reason
-    full = read_archive(nested, "app.ear", Limits(nested_archive_depth=4))
+    full = read_archive(nested, "app.ear", Limits(java_archive_depth=4))
     commons = full.packages[-1]
     assert commons.purl == "pkg:maven/org.apache.commons/commons-lang3@3.12.0"
     assert commons.locations == ("app.ear!lib/inner2.jar!lib/inner1.jar!lib/inner0.jar",)

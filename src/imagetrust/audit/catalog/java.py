@@ -1,7 +1,7 @@
 """Java archives (jar, war, ear and their nested archives): Maven ``pom.properties``, else the manifest.
 
 Archives nest (``WEB-INF/lib/*.jar``, Spring Boot ``BOOT-INF/lib``), so members ending in an archive
-suffix are opened in memory too, up to ``nested_archive_depth`` levels and ``max_file_content_bytes`` each.
+suffix are opened in memory too, up to ``java_archive_depth`` levels and ``max_file_content_bytes`` each.
 A location inside an archive is written ``outer.war!WEB-INF/lib/inner.jar``.
 """
 
@@ -80,9 +80,12 @@ def read_archive(data: bytes, location: str, limits: Limits, depth: int = 0) -> 
             if info.is_dir() or not info.filename.lower().endswith(SUFFIXES):
                 continue
             inner = f"{location}!{info.filename}"
-            if depth + 1 > limits.nested_archive_depth:
+            if depth + 1 > limits.java_archive_depth:
                 unknowns.append(
-                    Unknown(inner, f"archive nested deeper than {limits.nested_archive_depth} levels")
+                    Unknown(
+                        inner,
+                        f"archive nested deeper than {limits.java_archive_depth} levels (java_archive_depth)",
+                    )
                 )
                 continue
             blob = _small(archive, info, limits, inner, unknowns, text=False)
