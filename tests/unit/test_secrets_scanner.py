@@ -186,3 +186,27 @@ def test_many_secrets_in_one_file_are_bounded_and_reported_unknown() -> None:
     reasons = [u.reason for u in scanner.unknowns]
     assert any("secret_findings_per_file" in r for r in reasons)
     assert any("(secret_findings)" in r for r in reasons)
+
+
+def test_small_files_scanned_together_keep_their_own_paths_lines_and_layers() -> None:
+    """Small files are searched in one batch: every hit still names its own file, line and layer, a match
+    cannot run from one file into the next, and a file with no newline at its end is read whole."""
+    files = {
+        "a/first.txt": "x" * 10 + "\n" + f"token {GH}",  # no final newline: the next file starts right after
+        "a/second.env": f"# settings\n\nGITHUB_TOKEN={GH}\n",
+        "a/split1": "npm_Kq9Lm2Vx8Rt5",  # the first half of a token ...
+        "a/split2": "Nw1Pb7Hc4Zf6Jy0Ue2GaQs3D\n",  # ... and the second: two files, no secret
+        "a/blob.bin": "\0binary\0" + f"\n{GH}\n",  # binary files: their own batch, specific rules only
+    }
+    first = LayerSpec.from_files(files)
+    second = LayerSpec.from_files({"b/late.cfg": f"\n\n\ntoken: {GH}\n"})
+    findings, scanner, _, _, inputs = _scan([first, second])
+    found = sorted((f.path, f.detail("line"), f.layer) for f in findings if f.path is not None)
+    assert found == [
+        ("a/blob.bin", 2, inputs[0].digest),
+        ("a/first.txt", 2, inputs[0].digest),
+        ("a/second.env", 3, inputs[0].digest),
+        ("b/late.cfg", 4, inputs[1].digest),
+    ]
+    assert not any(f.id == "npm-token" for f in findings)
+    _assert_redacted(findings, scanner.hits, scanner.unknowns)

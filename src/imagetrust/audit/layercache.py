@@ -83,6 +83,7 @@ class _SecretPart:
         self._hits, self._unknowns = len(self.scanner.hits), len(self.scanner.unknowns)
 
     def end(self, offered: list[str]) -> object:
+        self.scanner.flush()  # a layer's batched files belong to its cached result
         return (tuple(self.scanner.hits[self._hits :]), tuple(self.scanner.unknowns[self._unknowns :]))
 
     def replay(self, part: object) -> None:

@@ -23,6 +23,10 @@ from imagetrust.oci.manifest import ImageConfig
 BLOCK = 1 << 20  # bytes handed to hyperscan at once
 OVERLAP = 16 * 1024  # carried into the next block: longer than any match plus its confirmation window
 SNIFF = 8000  # a NUL byte in the first bytes marks a binary (as git and grep decide)
+# Files up to BATCH_FILE bytes are scanned together, up to BATCH bytes at a time: one hyperscan call per
+# file cost more than the scan itself for the thousands of small files of an image.
+BATCH_FILE = 64 * 1024
+BATCH = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,22 @@ class _Scan:
             self._scan(self._carry, final=True)
             self._carry = b""
 
+    @property
+    def batchable(self) -> bool:
+        """Whole in memory and small: it can wait to be scanned with other files."""
+        return self._lines_before == 0 and 0 < len(self._carry) <= BATCH_FILE
+
+    def close_with(self, matches: Sequence[RawMatch]) -> None:
+        """``close`` for a batched file, with the matches found for its bytes."""
+        self._record(self._carry, matches, len(self._carry), final=True)
+        self._carry = b""
+
     def _scan(self, data: bytes, *, final: bool) -> None:
         cut = len(data) if final else len(data) - OVERLAP
         matches = self.matcher.find(data, binary=bool(self.binary), config_like=self.config_like)
+        self._record(data, matches, cut, final=final)
+
+    def _record(self, data: bytes, matches: Sequence[RawMatch], cut: int, *, final: bool) -> None:
         position, line = 0, self._lines_before + 1
         for m in matches:
             if m.start >= cut:
@@ -96,6 +113,9 @@ class _Sink:
         self._scan.write(chunk)
 
     def close(self) -> None:
+        if self._scan.batchable:
+            self._scanner._defer(self._entry, self._scan)
+            return
         self._scan.close()
         self._scanner._collect(self._entry, self._scan)
 
@@ -109,11 +129,34 @@ class SecretScanner:
         self.hits: list[SecretHit] = []
         self.unknowns: list[Unknown] = []
         self._full = False
+        self._batches: dict[bool, list[tuple[Entry, _Scan]]] = {False: [], True: []}  # by binary
+        self._batched_bytes: dict[bool, int] = {False: 0, True: 0}
 
     def open(self, entry: Entry) -> ContentSink | None:
         if self._full or self.matcher.allowlist.skips(entry.path):
             return None
         return _Sink(self, entry, _Scan(self.matcher, entry.path, self.limits.secret_findings_per_file))
+
+    def _defer(self, entry: Entry, scan: _Scan) -> None:
+        binary = bool(scan.binary)
+        self._batches[binary].append((entry, scan))
+        self._batched_bytes[binary] += len(scan._carry)
+        if self._batched_bytes[binary] >= BATCH:
+            self._flush(binary)
+
+    def flush(self) -> None:
+        """Scan the files still waiting in a batch (at the end, and wherever results are taken per layer)."""
+        self._flush(False)
+        self._flush(True)
+
+    def _flush(self, binary: bool) -> None:
+        batch, self._batches[binary], self._batched_bytes[binary] = self._batches[binary], [], 0
+        if not batch:
+            return
+        found = self.matcher.find_many([(scan._carry, scan.config_like) for _, scan in batch], binary=binary)
+        for (entry, scan), matches in zip(batch, found, strict=True):
+            scan.close_with(matches)
+            self._collect(entry, scan)
 
     def _collect(self, entry: Entry, scan: _Scan) -> None:
         if scan.truncated:
@@ -135,6 +178,7 @@ class SecretScanner:
 
     def findings(self, index: FileIndex) -> list[Finding]:
         """Findings with presence resolved against the final file system of ``index``."""
+        self.flush()
         removed: dict[tuple[str, Digest | None], Digest | None] = {
             (e.path, e.layer): e.deleted_by for e in index.removed
         }
@@ -243,6 +287,10 @@ def scan_file(
     for chunk in chunks:
         scan.write(chunk)
     scan.close()
+    return _file_hits(matcher, path, scan)
+
+
+def _file_hits(matcher: Matcher, path: str, scan: _Scan) -> list[SecretHit]:
     test_path = matcher.allowlist.is_test_path(path)
     return [_hit(m, path, line, None, test_path) for m, line in scan.hits]
 
