@@ -38,6 +38,7 @@ TOOLSPEC=(
   "umoci           umoci/trixie                           usr/bin/umoci"
   "skopeo          skopeo/bookworm                        usr/bin/skopeo"
   "clamd           clamav-daemon/bookworm                 usr/sbin/clamd"
+  "makensis        nsis/bookworm                          usr/bin/makensis"
 )
 # Libraries skopeo links that a minimal bookworm machine may lack.
 LIBSPEC=(libgpgme11/bookworm libassuan0/bookworm)
@@ -70,6 +71,13 @@ WRAP
   chmod +x "$TOOLS/bin/$name"
 done
 ln -sf cosign3 "$TOOLS/bin/cosign"
+# makensis finds its stubs and plugins (package nsis-common) through NSISDIR when it does not live under /usr.
+fetch nsis-common/bookworm "$ROOTS/makensis"
+cat > "$TOOLS/bin/makensis" <<WRAP
+#!/bin/sh
+NSISDIR="$ROOTS/makensis/usr/share/nsis" exec "$ROOTS/makensis/usr/bin/makensis" "\$@"
+WRAP
+chmod +x "$TOOLS/bin/makensis"
 
 # Real third-party packages the image builders in tests/ put into test images.
 echo "fetch-tools: downloading real packages for test images" >&2
@@ -108,5 +116,6 @@ fi
 for t in docker-registry cosign2 cosign3 oras notation gitleaks crane umoci skopeo; do
   "$TOOLS/bin/$t" --help >/dev/null 2>&1 || { echo "fetch-tools: $t does not run" >&2; exit 1; }
 done
+"$TOOLS/bin/makensis" -VERSION >/dev/null 2>&1 || { echo "fetch-tools: makensis does not run" >&2; exit 1; }
 touch "$TOOLS/.complete"
 echo "fetch-tools: tools ready in $TOOLS/bin" >&2
