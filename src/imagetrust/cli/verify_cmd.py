@@ -20,12 +20,12 @@ from imagetrust.cli.trust_options import (
 from imagetrust.errors import CouldNotCheck, UsageError, VerificationFailed
 from imagetrust.pipeline.verify import LayoutCheck, VerifyOptions, verify_image
 from imagetrust.report.verify import Outcome, verify_document, verify_text
-from imagetrust.trust.config import load_trust_config
 from imagetrust.trust.keys import load_public_key
 from imagetrust.verify.slsa import ProvenanceExpectation
 from imagetrust.verify.statement import resolve_predicate_type
 
 if TYPE_CHECKING:
+    from imagetrust.trust.config import TrustConfig
     from imagetrust.trust.notation_store import NotationTrustStore
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -180,7 +180,7 @@ def verify_command(
         require_signatures=not attestations_only,
         signature_repository=signature_repository,
         bind_repository=bind_repository,
-        trust_config=None if trust_config is None else load_trust_config(trust_config),
+        trust_config=None if trust_config is None else _trust_config(trust_config),
         layout=_layout(layout_path, layout_keys, link_dir),
         notation_store=(None if notation_trust_store is None else _notation_store(notation_trust_store)),
     )
@@ -206,3 +206,9 @@ def _notation_store(path: Path) -> NotationTrustStore:
     from imagetrust.trust.notation_store import load_notation_trust_store  # only with --notation-trust-store
 
     return load_notation_trust_store(path)
+
+
+def _trust_config(path: Path) -> TrustConfig:
+    from imagetrust.trust.config import load_trust_config  # only with --trust-config
+
+    return load_trust_config(path)

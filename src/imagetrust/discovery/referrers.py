@@ -15,8 +15,6 @@ from imagetrust.oci import media
 from imagetrust.oci.manifest import Manifest
 from imagetrust.registry.store import ImageStore
 
-SIGSTORE_BUNDLE_ARTIFACT_PREFIX = "application/vnd.dev.sigstore.bundle"
-
 
 def _artifact_type(manifest: Manifest) -> str:
     return manifest.artifact_type or manifest.config.media_type
@@ -45,4 +43,4 @@ def sigstore_bundle_referrers(
     store: ImageStore, evidence: AttachedEvidence, limits: Limits
 ) -> tuple[Manifest, ...]:
     """Referrers carrying sigstore bundles (cosign v3, GitHub attestations), any bundle version."""
-    return referrer_manifests(store, evidence, SIGSTORE_BUNDLE_ARTIFACT_PREFIX, limits)
+    return referrer_manifests(store, evidence, media.SIGSTORE_BUNDLE_PREFIX, limits)

@@ -49,3 +49,7 @@ def compression_from_magic(head: bytes) -> str:
         if head.startswith(magic):
             return name
     return "none"
+
+
+# Sigstore bundles (any version) as an artifact type or layer media type: `...bundle.v0.3+json` and the like.
+SIGSTORE_BUNDLE_PREFIX = "application/vnd.dev.sigstore.bundle"

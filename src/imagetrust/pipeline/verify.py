@@ -36,7 +36,6 @@ from imagetrust.report.verify import (
     SubjectResult,
     VerifyResult,
 )
-from imagetrust.trust.config import Authority, ImageRule, TrustConfig, normalise_image_name
 from imagetrust.trust.keys import KeyId, PublicKey, load_public_key
 from imagetrust.verify.dsse import EnvelopeSignature, parse_envelope, verify_envelope
 from imagetrust.verify.encoding import b64decode
@@ -57,6 +56,7 @@ from imagetrust.verify.statement import require_subject, statement_from_envelope
 if TYPE_CHECKING:  # the keyless, notation, transparency-log and layout stacks load only when used
     from cryptography import x509
 
+    from imagetrust.trust.config import Authority, ImageRule, TrustConfig
     from imagetrust.trust.notation_store import NotationTrustStore
     from imagetrust.verify.identity import IdentityPolicy
     from imagetrust.verify.layout import LayoutKey
@@ -822,6 +822,8 @@ def verify_image(reference: str, settings: SourceSettings, options: VerifyOption
     rules: tuple[_RulePass, ...] | None = None
     trust_name: str | None = None
     if options.trust_config is not None:
+        from imagetrust.trust.config import normalise_image_name  # trust configs load only when given
+
         # Offline sources have no registry name, so no rule can match them: they are refused.
         trust_name = normalise_image_name(str(ref)) if isinstance(ref, RegistryRef) else str(ref)
         matching = (

@@ -29,7 +29,6 @@ from imagetrust.verify.results import VerifiedStatement
 from imagetrust.verify.simplesigning import find_signer
 from imagetrust.verify.statement import statement_from_envelope
 
-BUNDLE_MEDIA_PREFIX = "application/vnd.dev.sigstore.bundle"
 BUNDLE_VERSIONS: dict[str, str] = {
     "application/vnd.dev.sigstore.bundle+json;version=0.1": "0.1",
     "application/vnd.dev.sigstore.bundle+json;version=0.2": "0.2",

@@ -15,7 +15,7 @@ from imagetrust.errors import LimitExceeded
 from imagetrust.limits import Limits
 from imagetrust.oci.digest import Digest
 from imagetrust.oci.manifest import Descriptor, Manifest
-from imagetrust.verify.bundle import BUNDLE_MEDIA_PREFIX
+from imagetrust.oci.media import SIGSTORE_BUNDLE_PREFIX
 
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 CERTIFICATE_ANNOTATION = "dev.sigstore.cosign/certificate"
@@ -148,7 +148,7 @@ def bundle_items(
         (manifest, index, layer)
         for manifest in referrers
         for index, layer in enumerate(manifest.layers)
-        if layer.media_type.startswith(BUNDLE_MEDIA_PREFIX)
+        if layer.media_type.startswith(SIGSTORE_BUNDLE_PREFIX)
     ]
     _check_count(len(layers), f"{repository} sigstore bundle referrers", limits)
     items = []
