@@ -296,9 +296,20 @@ def _file_hits(matcher: Matcher, path: str, scan: _Scan) -> list[SecretHit]:
 
 
 def scan_tree(root: Path, matcher: Matcher | None = None, limits: Limits = DEFAULT_LIMITS) -> list[SecretHit]:
-    """Every regular file under ``root`` (symlinks not followed), paths relative to ``root``."""
+    """Every regular file under ``root`` (symlinks not followed), paths relative to ``root``; small files
+    are searched in batches, as in an image."""
     matcher = matcher if matcher is not None else default_matcher()
     hits: list[SecretHit] = []
+    batches: dict[bool, list[tuple[str, _Scan]]] = {False: [], True: []}
+    sizes = {False: 0, True: 0}
+
+    def flush(binary: bool) -> None:
+        batch, batches[binary], sizes[binary] = batches[binary], [], 0
+        found = matcher.find_many([(scan._carry, scan.config_like) for _, scan in batch], binary=binary)
+        for (path, scan), matches in zip(batch, found, strict=True):
+            scan.close_with(matches)
+            hits.extend(_file_hits(matcher, path, scan))
+
     pending = [(str(root), "")]
     while pending:
         directory, prefix = pending.pop()
@@ -309,8 +320,21 @@ def scan_tree(root: Path, matcher: Matcher | None = None, limits: Limits = DEFAU
             if item.is_dir(follow_symlinks=False):
                 pending.append((item.path, rel + "/"))
             elif item.is_file(follow_symlinks=False) and not matcher.allowlist.skips(rel):
+                scan = _Scan(matcher, rel, limits.secret_findings_per_file)
                 with open(item.path, "rb") as f:
-                    hits.extend(scan_file(matcher, rel, iter(lambda f=f: f.read(BLOCK), b""), limits))  # type: ignore[misc]
+                    while chunk := f.read(BLOCK):
+                        scan.write(chunk)
+                if scan.batchable:
+                    binary = bool(scan.binary)
+                    batches[binary].append((rel, scan))
+                    sizes[binary] += len(scan._carry)
+                    if sizes[binary] >= BATCH:
+                        flush(binary)
+                else:
+                    scan.close()
+                    hits.extend(_file_hits(matcher, rel, scan))
+    flush(False)
+    flush(True)
     return hits
 
 
