@@ -53,26 +53,13 @@ def main() -> None:
             via = ref.replace(server.host, proxy.host)
             pub = str(keys / "cosign.pub")
             env = {**os.environ, "DOCKER_CONFIG": str(keys)}
-            ours = run.imagetrust("verify", via, "--key", pub, "--type", "slsaprovenance", "--no-cache")
+            ours, sig_cmd, att_cmd = run.keyed_verify_commands(via, pub)
             proxy.take()
             done = subprocess.run(ours, env=env, capture_output=True, text=True)
             log = proxy.take_log()
             print(f"imagetrust verify: exit {done.returncode}, {len(log)} requests")
             print("\n".join("  " + line for line in log))
-            cosign = str(run.TOOLS / "cosign2")
-            for cmd in (
-                [cosign, "verify", "--key", pub, "--insecure-ignore-tlog", via],
-                [
-                    cosign,
-                    "verify-attestation",
-                    "--key",
-                    pub,
-                    "--insecure-ignore-tlog",
-                    "--type",
-                    "slsaprovenance",
-                    via,
-                ],
-            ):
+            for cmd in (sig_cmd, att_cmd):
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True)
                 log = proxy.take_log()
                 print(f"cosign {cmd[1]}: exit {done.returncode}, {len(log)} requests")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,19 @@ def shared_data(relative: str) -> Path:
     if os.environ.get("IMAGETRUST_REQUIRE_TOOLS") == "1":
         pytest.fail(message)
     pytest.skip(message)
+
+
+# ClamAV's 44 test files (each wraps the 544-byte test program clam.exe) and that program's digest.
+CLAM_EXE_SHA256 = "71e7b604d18aefd839e51a39c88df8383bb4c071dc31f87f00a2b5df580d4495"
+
+
+@pytest.fixture(scope="session")
+def clamav_testfiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of ClamAV's test files, unpacked once per run from the Debian package in ../shared."""
+    root = tmp_path_factory.mktemp("clamav-testfiles")
+    package = shared_data("malware/clamav-testfiles_1.4.6+dfsg-0+deb12u1_all.deb")
+    subprocess.run(["dpkg", "-x", str(package), str(root)], check=True)
+    return root / "usr/share/clamav-testfiles"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -65,6 +65,9 @@ class FaultInjector:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body leave in separate writes: without this, Nagle's algorithm holds the body until
+            # the client's delayed ACK (about 40 ms per response on a kept-alive connection)
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
