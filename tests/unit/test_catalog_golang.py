@@ -59,6 +59,20 @@ def test_non_go_elf_has_no_buildinfo() -> None:
     assert find_in_elf(parse_elf(real.read_bytes()), 4 << 20) is None
 
 
+def test_go_binary_without_section_headers_is_searched_whole() -> None:
+    """Stripped of its section headers (as sstrip leaves a binary), crane is still read from the magic; with
+    headers but no .go.buildinfo section a binary is not Go, and is not searched."""
+    tool_path("crane")
+    data = bytearray(next(ROOTS.glob("crane/usr/bin/*")).read_bytes())
+    assert data[4] == 2 and data[5] == 1  # ELF64, little-endian: e_shoff at 0x28, e_shnum at 0x3C
+    data[0x28:0x30] = bytes(8)
+    data[0x3C:0x3E] = bytes(2)
+    stripped = parse_elf(bytes(data))
+    assert stripped.sections == ()
+    info = find_in_elf(stripped, 4 << 20)
+    assert info is not None and info.path == PATHS["crane"]
+
+
 def test_modinfo_deps_and_replacements() -> None:
     text = (
         "path\texample.com/app/cmd/app\n"

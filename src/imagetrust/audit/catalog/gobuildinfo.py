@@ -44,8 +44,15 @@ class GoBuildInfo:
 
 
 def find_in_elf(elf: ElfFile, max_bytes: int) -> GoBuildInfo | None:
-    """The buildinfo of a fully read ELF binary, or None if it is not a Go binary."""
+    """The buildinfo of a fully read ELF binary, or None if it is not a Go binary.
+
+    Go 1.13+ links the buildinfo into a ``.go.buildinfo`` section; a binary with section headers but no
+    such section is not a Go binary (earlier Go wrote no buildinfo). Only a binary whose section headers
+    were stripped (sstrip, some packers) is searched whole for the magic.
+    """
     blob = elf.section(".go.buildinfo")
+    if blob is None and elf.sections:
+        return None
     if blob is None or not blob.startswith(MAGIC):
         start = find_magic(elf.data)
         if start < 0:
