@@ -64,6 +64,9 @@ class Limits:
     )
     nested_archive_members: int = 10_000  # members read from one archive found in an image
     nested_archive_bytes: int = 512 * MiB  # bytes expanded from one image file, all nesting levels together
+    malware_recursion_seconds: float = (
+        120.0  # opening members of one image file; the rest is reported unknown
+    )
     nested_archive_ratio: int = 1000  # expanded/compressed size above which a member is refused as a bomb
     # admission webhook (serve)
     admission_body_bytes: int = 3 * MiB  # one AdmissionReview request (the API server caps objects ~3 MiB)
