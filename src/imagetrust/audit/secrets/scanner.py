@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from imagetrust.audit.findings import Finding, FindingKind, Severity
 from imagetrust.audit.secrets.matcher import Matcher, RawMatch, is_config_like
@@ -27,6 +28,7 @@ SNIFF = 8000  # a NUL byte in the first bytes marks a binary (as git and grep de
 # file cost more than the scan itself for the thousands of small files of an image.
 BATCH_FILE = 64 * 1024
 BATCH = 1 << 20
+T = TypeVar("T")  # what a caller tags a batched file with (an image entry, a path)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,34 @@ class _Scan:
             self._carry = data[cut:]
 
 
+class _Batches(Generic[T]):
+    """Small files, each tagged by its caller, waiting to be searched together; text and binaries apart."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self._matcher = matcher
+        self._waiting: dict[bool, list[tuple[T, _Scan]]] = {False: [], True: []}
+        self._bytes = {False: 0, True: 0}
+
+    def add(self, tag: T, scan: _Scan) -> list[tuple[T, _Scan]]:
+        """Queue a ``batchable`` file; when its batch fills up, the batch's files come back closed."""
+        binary = bool(scan.binary)
+        self._waiting[binary].append((tag, scan))
+        self._bytes[binary] += len(scan._carry)
+        return self._search(binary) if self._bytes[binary] >= BATCH else []
+
+    def drain(self) -> list[tuple[T, _Scan]]:
+        """Every file still waiting, searched and closed."""
+        return self._search(False) + self._search(True)
+
+    def _search(self, binary: bool) -> list[tuple[T, _Scan]]:
+        batch, self._waiting[binary], self._bytes[binary] = self._waiting[binary], [], 0
+        if batch:
+            items = [(scan._carry, scan.config_like) for _, scan in batch]
+            for (_, scan), matches in zip(batch, self._matcher.find_many(items, binary=binary), strict=True):
+                scan.close_with(matches)
+        return batch
+
+
 class _Sink:
     def __init__(self, scanner: SecretScanner, entry: Entry, scan: _Scan) -> None:
         self._scanner = scanner
@@ -129,8 +159,7 @@ class SecretScanner:
         self.hits: list[SecretHit] = []
         self.unknowns: list[Unknown] = []
         self._full = False
-        self._batches: dict[bool, list[tuple[Entry, _Scan]]] = {False: [], True: []}  # by binary
-        self._batched_bytes: dict[bool, int] = {False: 0, True: 0}
+        self._batches: _Batches[Entry] = _Batches(self.matcher)
 
     def open(self, entry: Entry) -> ContentSink | None:
         if self._full or self.matcher.allowlist.skips(entry.path):
@@ -138,24 +167,12 @@ class SecretScanner:
         return _Sink(self, entry, _Scan(self.matcher, entry.path, self.limits.secret_findings_per_file))
 
     def _defer(self, entry: Entry, scan: _Scan) -> None:
-        binary = bool(scan.binary)
-        self._batches[binary].append((entry, scan))
-        self._batched_bytes[binary] += len(scan._carry)
-        if self._batched_bytes[binary] >= BATCH:
-            self._flush(binary)
+        for done, closed in self._batches.add(entry, scan):
+            self._collect(done, closed)
 
     def flush(self) -> None:
         """Scan the files still waiting in a batch (at the end, and wherever results are taken per layer)."""
-        self._flush(False)
-        self._flush(True)
-
-    def _flush(self, binary: bool) -> None:
-        batch, self._batches[binary], self._batched_bytes[binary] = self._batches[binary], [], 0
-        if not batch:
-            return
-        found = self.matcher.find_many([(scan._carry, scan.config_like) for _, scan in batch], binary=binary)
-        for (entry, scan), matches in zip(batch, found, strict=True):
-            scan.close_with(matches)
+        for entry, scan in self._batches.drain():
             self._collect(entry, scan)
 
     def _collect(self, entry: Entry, scan: _Scan) -> None:
@@ -300,16 +317,7 @@ def scan_tree(root: Path, matcher: Matcher | None = None, limits: Limits = DEFAU
     are searched in batches, as in an image."""
     matcher = matcher if matcher is not None else default_matcher()
     hits: list[SecretHit] = []
-    batches: dict[bool, list[tuple[str, _Scan]]] = {False: [], True: []}
-    sizes = {False: 0, True: 0}
-
-    def flush(binary: bool) -> None:
-        batch, batches[binary], sizes[binary] = batches[binary], [], 0
-        found = matcher.find_many([(scan._carry, scan.config_like) for _, scan in batch], binary=binary)
-        for (path, scan), matches in zip(batch, found, strict=True):
-            scan.close_with(matches)
-            hits.extend(_file_hits(matcher, path, scan))
-
+    batches: _Batches[str] = _Batches(matcher)
     pending = [(str(root), "")]
     while pending:
         directory, prefix = pending.pop()
@@ -325,16 +333,13 @@ def scan_tree(root: Path, matcher: Matcher | None = None, limits: Limits = DEFAU
                     while chunk := f.read(BLOCK):
                         scan.write(chunk)
                 if scan.batchable:
-                    binary = bool(scan.binary)
-                    batches[binary].append((rel, scan))
-                    sizes[binary] += len(scan._carry)
-                    if sizes[binary] >= BATCH:
-                        flush(binary)
+                    for path, closed in batches.add(rel, scan):
+                        hits.extend(_file_hits(matcher, path, closed))
                 else:
                     scan.close()
                     hits.extend(_file_hits(matcher, rel, scan))
-    flush(False)
-    flush(True)
+    for path, closed in batches.drain():
+        hits.extend(_file_hits(matcher, path, closed))
     return hits
 
 
