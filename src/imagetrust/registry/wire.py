@@ -120,9 +120,12 @@ def _tune(sock: socket.socket | None, read_timeout: float) -> None:
 class _Http(http.client.HTTPConnection):
     """Connects within ``connect_timeout``; every read after that waits at most ``read_timeout``."""
 
-    def __init__(self, host: str, port: int, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self, host: str, port: int, connect_timeout: float, read_timeout: float, *, via_proxy: bool = False
+    ) -> None:
         super().__init__(host, port, timeout=connect_timeout)
         self.read_timeout = read_timeout
+        self.via_proxy = via_proxy  # requests on it carry absolute URLs (a plain HTTP proxy)
 
     def connect(self) -> None:
         super().connect()
@@ -274,8 +277,8 @@ class Pool:
             for connection in connections:
                 connection.close()
 
-    def _new(self, scheme: str, netloc: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection for the origin and whether requests on it carry absolute URLs (plain HTTP proxy)."""
+    def _new(self, scheme: str, netloc: str, host: str, port: int) -> http.client.HTTPConnection:
+        """A connection for the origin, through the environment's proxy if it names one."""
         proxy = proxy_for(scheme, host, port)
         if scheme == "https":
             target = (proxy.host, proxy.port) if proxy else (host, port)
@@ -287,10 +290,10 @@ class Pool:
             https = _Https(*target, self.connect_timeout, self.read_timeout, self.tls_context())
             if proxy is not None:
                 https.set_tunnel(host, port, headers=tunnel_headers)
-            return https, False
+            return https
         if proxy is not None:
-            return _Http(proxy.host, proxy.port, self.connect_timeout, self.read_timeout), True
-        return _Http(host, port, self.connect_timeout, self.read_timeout), False
+            return _Http(proxy.host, proxy.port, self.connect_timeout, self.read_timeout, via_proxy=True)
+        return _Http(host, port, self.connect_timeout, self.read_timeout)
 
     def _probe_tls(
         self, target: tuple[str, int], tunnel: tuple[str, int] | None, tunnel_headers: dict[str, str]
@@ -337,17 +340,15 @@ class Pool:
         connection = self._take(key)
         reused = connection is not None
         while True:
-            absolute = False
             if connection is None:
                 try:
-                    connection, absolute = self._new(scheme, parts.netloc, host, port)
+                    connection = self._new(scheme, parts.netloc, host, port)
                     connection.connect()
                 except ConnectPhaseError:
                     raise
                 except (OSError, http.client.HTTPException) as e:
                     raise ConnectPhaseError(e) from e
-            elif isinstance(connection, _Http) and proxy_for(scheme, host, port) is not None:
-                absolute = True
+            absolute = isinstance(connection, _Http) and connection.via_proxy
             target = url if absolute else (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             try:
                 connection.request(method, target, body=body, headers=all_headers)
