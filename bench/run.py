@@ -95,6 +95,24 @@ def imagetrust(*args: str) -> list[str]:
     return [PY, "-m", "imagetrust", *args]
 
 
+def audit_command(source: str, db: Path, *cache: str) -> list[str]:
+    """The audit every audit row times: all scanners but malware, JSON to /dev/null; ``cache`` is
+    ``--no-cache`` (the default) or ``--cache-dir DIR``."""
+    return imagetrust(
+        "audit",
+        source,
+        "--scanners",
+        "vuln,secret,config",
+        "--db",
+        str(db),
+        *(cache or ("--no-cache",)),
+        "--format",
+        "json",
+        "-o",
+        "/dev/null",
+    )
+
+
 # --- a counting proxy in front of the registry -----------------------------------------------------------
 class CountingProxy:
     """Forwards HTTP/1.1 to the registry and counts requests; not a registry, only a meter."""
@@ -257,24 +275,7 @@ class Row:
 
 
 def audit_floor(images: Images, db: Path, repeat: int) -> Row:
-    ref = images.refs["app1"]
-    scanners = "vuln,secret,config"
-    cmd = [
-        *ONE_CORE,
-        *imagetrust(
-            "audit",
-            ref,
-            "--scanners",
-            scanners,
-            "--db",
-            str(db),
-            "--no-cache",
-            "--format",
-            "json",
-            "-o",
-            "/dev/null",
-        ),
-    ]
+    cmd = [*ONE_CORE, *audit_command(images.refs["app1"], db)]
     audit = best(cmd, repeat)
     floor = floor_seconds(images.layout, "app1")
     ratio = audit.wall / floor
@@ -504,20 +505,7 @@ def memory_row(work: Path, db: Path) -> Row:
         print("bench: generating the 1 GB layer", flush=True)
         layer = imagebuild.files_layer(layout, imagebuild.generated_files(1024, 1 << 20, 7, "data"))
         imagebuild.write_image(layout, "big", [layer])
-    cmd = imagetrust(
-        "audit",
-        f"oci:{layout}:big",
-        "--scanners",
-        "vuln,secret,config",
-        "--db",
-        str(db),
-        "--no-cache",
-        "--format",
-        "json",
-        "-o",
-        "/dev/null",
-    )
-    run = run_once(cmd)
+    run = run_once(audit_command(f"oci:{layout}:big", db))
     return Row(
         "peak RSS, one 1 GB layer (1,024 x 1 MiB generated text files)",
         f"{run.max_rss_mb:.0f} MB (audit {run.wall:.1f} s)",
@@ -530,20 +518,7 @@ def memory_row(work: Path, db: Path) -> Row:
 
 def _scaling_audit(layout: Path, db: Path) -> Run:
     """The audit every scaling point times (best of two)."""
-    command = imagetrust(
-        "audit",
-        f"oci:{layout}:x",
-        "--scanners",
-        "vuln,secret,config",
-        "--db",
-        str(db),
-        "--no-cache",
-        "--format",
-        "json",
-        "-o",
-        "/dev/null",
-    )
-    return best(command, 2)
+    return best(audit_command(f"oci:{layout}:x", db), 2)
 
 
 def scaling_rows(work: Path, db: Path, quick: bool) -> list[Row]:
@@ -595,14 +570,9 @@ def warm_cache_row(images: Images, work: Path, db: Path, repeat: int) -> Row:
         cold_dir, warm_dir = work / f"cache-cold-{i}", work / f"cache-warm-{i}"
         for d in (cold_dir, warm_dir):
             shutil.rmtree(d, ignore_errors=True)
-        common = ["--scanners", "vuln,secret,config", "--db", str(db), "--format", "json", "-o", "/dev/null"]
-        colds.append(
-            run_once(imagetrust("audit", images.refs["app2"], "--cache-dir", str(cold_dir), *common)).wall
-        )
-        run_once(imagetrust("audit", images.refs["app1"], "--cache-dir", str(warm_dir), *common))
-        warms.append(
-            run_once(imagetrust("audit", images.refs["app2"], "--cache-dir", str(warm_dir), *common)).wall
-        )
+        colds.append(run_once(audit_command(images.refs["app2"], db, "--cache-dir", str(cold_dir))).wall)
+        run_once(audit_command(images.refs["app1"], db, "--cache-dir", str(warm_dir)))
+        warms.append(run_once(audit_command(images.refs["app2"], db, "--cache-dir", str(warm_dir))).wall)
     cold, warm = min(colds), min(warms)
     ratio = warm / cold
     return Row(
