@@ -391,6 +391,9 @@ def test_referrers_are_read_only_when_the_cosign_tags_do_not_verify(
     assert doc is not None
     paths = [s.path for s in injector.api()]
     assert any(p.endswith(f"sha256-{signed.digest.hex}") for p in paths), paths
+    # the tags' payloads are not fetched again for the second look
+    blobs = [p for p in paths if "/blobs/" in p]
+    assert len(blobs) == len(set(blobs)), blobs
     assert not any("not read" in where for where in doc["subjects"][0]["lookedIn"])
 
 

@@ -435,9 +435,8 @@ def _keyless_bundle(
 # ------------------------------------------------------------------------------------ per subject
 
 
-def _collect(
-    store: ImageStore, subject: _Subject, attached: AttachedEvidence, options: VerifyOptions, limits: Limits
-) -> tuple[_Evidence, tuple[str, ...]]:
+def _tag_evidence(store: ImageStore, attached: AttachedEvidence, limits: Limits) -> _Evidence:
+    """The items of the cosign ``.sig``/``.att`` tags (their payload blobs read once per subject)."""
     signatures: list[SignatureItem] = []
     attestations: list[AttestationItem] = []
     for attachment in attached.cosign:
@@ -449,23 +448,32 @@ def _collect(
             attestations += attestation_items(
                 attachment.manifest, attachment.tag, store.location, store.read_blob, limits
             )
-    bundles: tuple[BundleItem, ...] = ()
-    notation: tuple[NotationItem, ...] = ()
-    looked = [f"{store.location} tags {subject.digest.tag_form}.{{{','.join(attached.cosign_kinds)}}}"]
-    if not attached.referrers_read:
-        looked.append(f"{store.location} referrers: not read (the cosign tags met every requirement)")
-        return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), tuple(looked)
+    return _Evidence(tuple(signatures), tuple(attestations), ())
+
+
+def _with_referrers(
+    store: ImageStore, attached: AttachedEvidence, tags: _Evidence, options: VerifyOptions, limits: Limits
+) -> _Evidence:
+    """``tags`` plus the referrers' sigstore bundles (and notation signatures, given a trust store)."""
     bundles = bundle_items(
         sigstore_bundle_referrers(store, attached, limits), store.location, store.read_blob, limits
     )
+    notation: tuple[NotationItem, ...] = ()
     if options.notation_store is not None:
         from imagetrust.verify.notation import NOTATION_ARTIFACT_TYPE, notation_items
 
         # Both forms: artifactType (spec 1.1) or, before it, the config media type.
         found = referrer_manifests(store, attached, NOTATION_ARTIFACT_TYPE, limits)
         notation = notation_items(found, store.location, store.read_blob, limits)
+    return replace(tags, bundles=bundles, notation=notation)
+
+
+def _looked(store: ImageStore, subject: _Subject, attached: AttachedEvidence) -> tuple[str, ...]:
+    looked = [f"{store.location} tags {subject.digest.tag_form}.{{{','.join(attached.cosign_kinds)}}}"]
+    if not attached.referrers_read:
+        looked.append(f"{store.location} referrers: not read (the cosign tags met every requirement)")
     looked += [f"{store.location} {source}" for source in attached.referrers_sources]
-    return _Evidence(tuple(signatures), tuple(attestations), bundles, notation), tuple(looked)
+    return tuple(looked)
 
 
 def _verify_notation(
@@ -617,12 +625,16 @@ def _verify_subject(
     try:
         # verify reads signatures and attestations only: the .sbom tag would be a request for nothing.
         attached = find_attached(store, subject.digest, limits, kinds=("sig", "att"), referrers=False)
+        tags = _tag_evidence(store, attached, limits)
         if attached.cosign:
-            result = _judge(store, subject, attached, options, ref, limits, rules, trust_name)
+            looked = _looked(store, subject, attached)
+            result = _judge(subject, tags, looked, options, ref, limits, rules, trust_name)
             if result.outcome is Outcome.VERIFIED:
                 return result
         attached = add_referrers(store, attached, limits)
-        return _judge(store, subject, attached, options, ref, limits, rules, trust_name)
+        evidence = _with_referrers(store, attached, tags, options, limits)
+        looked = _looked(store, subject, attached)
+        return _judge(subject, evidence, looked, options, ref, limits, rules, trust_name)
     except CouldNotCheck as e:
         return SubjectResult(
             subject.digest,
@@ -634,16 +646,15 @@ def _verify_subject(
 
 
 def _judge(
-    store: ImageStore,
     subject: _Subject,
-    attached: AttachedEvidence,
+    evidence: _Evidence,
+    looked: tuple[str, ...],
     options: VerifyOptions,
     ref: RegistryRef | None,
     limits: Limits,
     rules: tuple[_RulePass, ...] | None,
     trust_name: str | None,
 ) -> SubjectResult:
-    evidence, looked = _collect(store, subject, attached, options, limits)
     passes: list[tuple[str | None, list[ItemResult]]] = []
     flag_results: list[ItemResult] | None = None
     if options.has_flag_authorities:
