@@ -52,6 +52,11 @@ UNWANTED = (
     "securesystemslib",
     "yara",
     "hyperscan",
+    # stdlib modules a plain keyed verify has no use for (each costs milliseconds of a cold start here)
+    "logging",
+    "subprocess",
+    "tempfile",
+    "concurrent",
 )
 
 

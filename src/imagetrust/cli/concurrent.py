@@ -7,7 +7,6 @@ host, so threads overlap round trips without a process per image.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -24,6 +23,8 @@ def run_concurrently(
     """``work`` on every item (one at a time when there is one); raises the first item's error, in order."""
     if len(items) == 1:
         return [work(items[0])]
+    from concurrent.futures import ThreadPoolExecutor  # not imported for the usual single image
+
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(items)))) as pool:
         futures = [pool.submit(work, item) for item in items]
         return [f.result() for f in futures]

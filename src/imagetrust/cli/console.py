@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,18 @@ class Console:
             click.echo(f"imagetrust: warning: {message}", err=True, color=self.color)
 
 
+def configure_logging(verbose: int) -> None:
+    """Library diagnostics (the blob cache's warnings, debug logs with -vv) on stderr.
+
+    Called with -v, and by commands that use the cache (the only code of ours that logs); a first call
+    wins.  Not at start-up: importing ``logging`` costs a cold keyed verify several milliseconds.
+    """
+    import logging
+
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="imagetrust: %(message)s")
+
+
 def default_format() -> str:
     """``text`` is the default everywhere; scripts ask for ``--format json`` explicitly."""
     return "text"
@@ -63,6 +74,8 @@ def write_document(text: str, output: Path | None) -> None:
             return
         target = output.resolve() if output.is_symlink() else output
         directory = target.parent if str(target.parent) else Path()
+        import tempfile  # only when writing a file: start-up of a plain run stays small
+
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

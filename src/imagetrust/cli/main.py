@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 
 import click
 
 from imagetrust import __version__
-from imagetrust.cli.console import Console
+from imagetrust.cli.console import Console, configure_logging
 from imagetrust.errors import ExitCode, ImageTrustError
 
 # name -> "module:attribute"; a command's module (and what it imports: sigstore, the audit stack) is loaded
@@ -61,8 +60,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """
     console = Console.from_environment(verbose=0 if quiet else verbose, quiet=quiet)
     ctx.obj = console
-    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="imagetrust: %(message)s")
+    if verbose:
+        configure_logging(verbose)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from imagetrust.cli.console import configure_logging
 from imagetrust.errors import UsageError
 from imagetrust.oci.platform import Platform
 from imagetrust.pipeline.settings import SourceSettings
@@ -103,4 +104,6 @@ def build_settings(
         username=username,
         password=password,
     )
+    if not no_cache:
+        configure_logging(0)  # the cache may warn; a -v given earlier already set the level
     return SourceSettings(registry=registry, selection=selection, cache_dir=cache_dir, use_cache=not no_cache)

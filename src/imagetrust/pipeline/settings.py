@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagetrust.limits import DEFAULT_LIMITS, Limits
-from imagetrust.registry.cache import BlobCache, default_cache_dir
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.resolve import PlatformSelection
+
+if TYPE_CHECKING:
+    from imagetrust.registry.cache import BlobCache
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,13 @@ class SourceSettings:
         """Where derived data (compiled rules, advisory DB) may be kept; None with --no-cache."""
         if not self.use_cache:
             return None
+        from imagetrust.registry.cache import default_cache_dir  # not loaded by --no-cache runs
+
         return self.cache_dir or default_cache_dir()
 
     def cache(self) -> BlobCache | None:
         if not self.use_cache:
             return None
+        from imagetrust.registry.cache import BlobCache, default_cache_dir
+
         return BlobCache(self.cache_dir or default_cache_dir())

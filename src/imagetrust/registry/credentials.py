@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,11 +121,15 @@ def run_credential_helper(helper: str, server: str, options: RegistryOptions) ->
     """``docker-credential-<helper> get`` with the server on stdin; ``None`` if it stores nothing for it."""
     if not helper.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"credential helper name {helper!r} is not a plain program name")
+    import shutil  # with subprocess below: only runs that use a credential helper load them
+
     program = f"docker-credential-{helper}"
     path = shutil.which(program)
     if path is None:
         raise ConfigError(f"credential helper {program} (for {server}) is not on PATH")
     timeout = options.credential_helper_timeout_seconds
+    import subprocess
+
     try:
         done = subprocess.run(
             [path, "get"],

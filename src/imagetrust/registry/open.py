@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from imagetrust.limits import Limits
 from imagetrust.oci.reference import DirRef, DockerArchiveRef, OciArchiveRef, OciLayoutRef, RegistryRef
-from imagetrust.registry.cache import BlobCache
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.repository import open_repository
 from imagetrust.registry.store import ImageStore
+
+if TYPE_CHECKING:
+    from imagetrust.registry.cache import BlobCache
 
 
 def open_store(

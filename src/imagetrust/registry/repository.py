@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urljoin, urlsplit
 
 from imagetrust.errors import (
@@ -28,13 +28,15 @@ from imagetrust.oci.jsonbytes import load_object
 from imagetrust.oci.manifest import Descriptor, parse_descriptor
 from imagetrust.oci.reference import RegistryRef
 from imagetrust.registry.auth import Scope
-from imagetrust.registry.cache import BlobCache
 from imagetrust.registry.client import RegistryClient, unexpected_status
 from imagetrust.registry.http import ResponseStream, origin, read_bounded
 from imagetrust.registry.options import RegistryOptions
 from imagetrust.registry.store import FetchedManifest
 from imagetrust.registry.stream import VerifyingReader, read_verified
 from imagetrust.registry.wire import Response
+
+if TYPE_CHECKING:  # the cache module loads only when a cache is in use (start-up of --no-cache runs)
+    from imagetrust.registry.cache import BlobCache
 
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _LINK_NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.IGNORECASE)
