@@ -74,7 +74,7 @@ def main() -> None:
                 )
             if args.importtime:
                 done = subprocess.run(
-                    [run.PY, "-X", "importtime", *ours[1:]], env=env, capture_output=True, text=True
+                    [run.PY, "-X", "importtime", *ours], env=env, capture_output=True, text=True
                 )
                 mods = [
                     line.split("|")[-1].strip()
