@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from imagetrust.audit.findings import Finding, Severity
 from imagetrust.audit.secrets import SecretScanner, scan_config, scan_file
-from imagetrust.audit.secrets.scanner import BLOCK, default_matcher
+from imagetrust.audit.secrets.scanner import BLOCK, UNCOUNTED, default_matcher
 from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
 from imagetrust.limits import Limits
 from imagetrust.oci.manifest import ImageConfig, parse_config
@@ -175,6 +175,21 @@ def test_secret_across_a_block_boundary_found_once_with_its_line() -> None:
         hits = scan_file(matcher, "etc/profile.d/ci.sh", chunks)
         assert [(h.rule_id, h.line) for h in hits] == [("github-token", line)], offset
         assert [(h.rule_id, h.line) for h in scan_file(matcher, "x.sh", [data])] == [("github-token", line)]
+
+
+def test_line_numbers_after_many_blocks_counted_late_or_early() -> None:
+    """Newlines of searched blocks are counted only when a later hit needs them, or when more than
+    ``UNCOUNTED`` bytes wait: line numbers are the same either way, for each of several hits."""
+    matcher = default_matcher()
+    filler = b"a" * 99 + b"\n"
+    secret = b"export GITHUB_TOKEN=" + GH.encode() + b"\n"
+    for before in (3 * BLOCK, UNCOUNTED + 5 * BLOCK):
+        data = filler * (before // 100) + secret + filler * (2 * BLOCK // 100) + secret + filler * 50
+        first = data.index(GH.encode())
+        lines = [data[:first].count(b"\n") + 1, data[: data.index(GH.encode(), first + 1)].count(b"\n") + 1]
+        chunks = [data[i : i + BLOCK] for i in range(0, len(data), BLOCK)]
+        hits = scan_file(matcher, "etc/profile.d/ci.sh", chunks)
+        assert [h.line for h in hits] == lines, before
 
 
 def test_many_secrets_in_one_file_are_bounded_and_reported_unknown() -> None:

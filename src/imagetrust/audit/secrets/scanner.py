@@ -28,6 +28,9 @@ SNIFF = 8000  # a NUL byte in the first bytes marks a binary (as git and grep de
 # file cost more than the scan itself for the thousands of small files of an image.
 BATCH_FILE = 64 * 1024
 BATCH = 1 << 20
+# Newlines in blocks already searched are counted only when a later hit needs its line number (most files
+# have none); up to this many bytes of such blocks wait uncounted, so memory stays bounded.
+UNCOUNTED = 16 << 20
 T = TypeVar("T")  # what a caller tags a batched file with (an image entry, a path)
 
 
@@ -58,7 +61,9 @@ class _Scan:
         self.hits: list[tuple[RawMatch, int]] = []  # (match, line)
         self.truncated = False
         self._carry = b""
-        self._lines_before = 0  # newlines in bytes already dropped from the carry
+        self._lines_before = 0  # newlines in bytes already dropped from the carry, once counted
+        self._uncounted: list[tuple[bytes, int]] = []  # dropped blocks not counted yet: (block, cut)
+        self._uncounted_bytes = 0
 
     def write(self, chunk: bytes) -> None:
         if self.binary is None:
@@ -73,11 +78,13 @@ class _Scan:
         if self._carry:
             self._scan(self._carry, final=True)
             self._carry = b""
+        self._uncounted.clear()
+        self._uncounted_bytes = 0
 
     @property
     def batchable(self) -> bool:
         """Whole in memory and small: it can wait to be scanned with other files."""
-        return self._lines_before == 0 and 0 < len(self._carry) <= BATCH_FILE
+        return 0 < len(self._carry) <= BATCH_FILE and self._lines_dropped() == 0
 
     def close_with(self, matches: Sequence[RawMatch]) -> None:
         """``close`` for a batched file, with the matches found for its bytes."""
@@ -90,10 +97,12 @@ class _Scan:
         self._record(data, matches, cut, final=final)
 
     def _record(self, data: bytes, matches: Sequence[RawMatch], cut: int, *, final: bool) -> None:
-        position, line = 0, self._lines_before + 1
+        position, line = 0, -1
         for m in matches:
             if m.start >= cut:
                 break  # seen again, with full context, in the next block
+            if line < 0:
+                line = self._lines_dropped() + 1
             line += data.count(b"\n", position, m.start)
             position = m.start
             if len(self.hits) >= self.limit:
@@ -101,8 +110,21 @@ class _Scan:
                 break
             self.hits.append((m, line))
         if not final:
-            self._lines_before += data.count(b"\n", 0, cut)
+            self._uncounted.append((data, cut))
+            self._uncounted_bytes += cut
+            while self._uncounted_bytes > UNCOUNTED:
+                block, end = self._uncounted.pop(0)
+                self._uncounted_bytes -= end
+                self._lines_before += block.count(b"\n", 0, end)
             self._carry = data[cut:]
+
+    def _lines_dropped(self) -> int:
+        """Newlines in every block before the carry (counting the ones still waiting)."""
+        for block, end in self._uncounted:
+            self._lines_before += block.count(b"\n", 0, end)
+        self._uncounted.clear()
+        self._uncounted_bytes = 0
+        return self._lines_before
 
 
 class _Batches(Generic[T]):
@@ -182,6 +204,8 @@ class SecretScanner:
                 f"more than {limit} secret findings in this file (secret_findings_per_file); rest not listed"
             )
             self.unknowns.append(Unknown(entry.path, reason, entry.layer))
+        if not scan.hits:
+            return  # most files: no path pattern to evaluate
         test_path = self.matcher.allowlist.is_test_path(entry.path)
         for match, line in scan.hits:
             if len(self.hits) >= self.limits.secret_findings:
@@ -308,6 +332,8 @@ def scan_file(
 
 
 def _file_hits(matcher: Matcher, path: str, scan: _Scan) -> list[SecretHit]:
+    if not scan.hits:
+        return []
     test_path = matcher.allowlist.is_test_path(path)
     return [_hit(m, path, line, None, test_path) for m, line in scan.hits]
 
