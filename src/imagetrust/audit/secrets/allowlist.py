@@ -7,7 +7,6 @@ package's test suite is rarely a leak, but a deleted or real one still is); valu
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,6 +55,13 @@ class Allowlist:
     test_paths: tuple[re.Pattern[str], ...] = ()
     values: tuple[re.Pattern[bytes], ...] = ()  # user regexes: a matching value is not a secret
     disabled_rules: frozenset[str] = field(default_factory=frozenset)
+    # path patterns compiled once for the per-file checks (not part of what the allowlist is)
+    _skip: PathPatterns = field(init=False, repr=False, compare=False)
+    _test: PathPatterns = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_skip", PathPatterns.of(self.skip_paths))
+        object.__setattr__(self, "_test", PathPatterns.of(self.test_paths))
 
     @classmethod
     def default(cls) -> Allowlist:
@@ -80,10 +86,10 @@ class Allowlist:
         )
 
     def skips(self, path: str) -> bool:
-        return _joined(self.skip_paths).search(path) is not None
+        return self._skip.search(path)
 
     def is_test_path(self, path: str) -> bool:
-        return _joined(self.test_paths).search(path) is not None
+        return self._test.search(path)
 
     def allows_value(self, value: bytes, *, generic: bool) -> bool:
         """True when ``value`` is a placeholder (or user-allowlisted) and so not a finding."""
@@ -104,14 +110,48 @@ def _plainly_random(value: bytes) -> bool:
     return len(value) >= _RANDOM_MIN_LENGTH and shannon(value) >= _RANDOM_MIN_ENTROPY
 
 
-@functools.cache
-def _joined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
-    """One alternation instead of a loop: paths are checked for every file of the image."""
-    if not patterns:
-        return re.compile(r"(?!)")
-    parts = []
-    for p in patterns:
-        flags = "i" if p.flags & re.IGNORECASE else ""
-        body = p.pattern.removeprefix("(?i)")
-        parts.append(f"(?{flags}:{body})" if flags else f"(?:{body})")
-    return re.compile("|".join(parts))
+@dataclass(frozen=True)
+class PathPatterns:
+    """Path regexes as two alternations that answer exactly as ``any(p.search(path) for p in patterns)``.
+
+    Paths are checked for every file of an image.  A pattern ``(?:^|/)REST`` (a path component onwards)
+    made ``re`` try the whole alternation at every offset; written ``/REST`` and searched in ``"/" + path``
+    it matches at the same places (REST never looks behind its start) and ``re`` jumps between slashes.
+    """
+
+    rooted: re.Pattern[str]  # the ``(?:^|/)`` patterns, each as ``/REST``: searched in "/" + path
+    plain: re.Pattern[str]  # every other pattern, searched in path
+
+    @classmethod
+    def of(cls, patterns: tuple[re.Pattern[str], ...]) -> PathPatterns:
+        rooted, plain = [], []
+        for p in patterns:
+            flags = "i" if p.flags & re.IGNORECASE else ""
+            body = p.pattern.removeprefix("(?i)")
+            rest = body.removeprefix(_COMPONENT_START)
+            if rest != body and _starts_anywhere(rest):
+                rooted.append(_group(flags, "/" + rest))
+            else:
+                plain.append(_group(flags, body))
+        return cls(_alternation(rooted), _alternation(plain))
+
+    def search(self, path: str) -> bool:
+        return self.rooted.search("/" + path) is not None or self.plain.search(path) is not None
+
+
+_COMPONENT_START = "(?:^|/)"
+# What could make REST depend on what precedes its start (an anchor, a lookbehind, a word boundary); a
+# caret only opening a negated class is fine.  Conservative: anything doubtful stays a plain pattern.
+_LOOKS_BEHIND = ("^", "\\A", "\\b", "\\B", "(?<", "\\[", "(?m", "(?s", "(?x")
+
+
+def _starts_anywhere(rest: str) -> bool:
+    return not any(token in rest.replace("[^", "[") for token in _LOOKS_BEHIND)
+
+
+def _group(flags: str, body: str) -> str:
+    return f"(?{flags}:{body})" if flags else f"(?:{body})"
+
+
+def _alternation(parts: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(parts) if parts else r"(?!)")

@@ -1,0 +1,48 @@
+"""The compiled path checks answer exactly as searching each allowlist pattern on its own."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imagetrust.audit.secrets.allowlist import _SKIP_PATHS, _TEST_PATHS, PathPatterns
+
+# Ours, and user patterns of every shape: anchored, looking behind, word boundaries, escaped brackets.
+PATTERNS = (
+    *_SKIP_PATHS,
+    *_TEST_PATHS,
+    r"(?:^|/)^etc/x$",
+    r"(?:^|/)(?<!a)b/",
+    r"(?:^|/)\bfoo",
+    r"(?:^|/)\Bfoo",
+    r"(?:^|/)\[^x\]",
+    r"(?:^|/)[^/]*\.key$",
+    r"(?i)(?:^|/)Secrets?/",
+    r"^srv/",
+    r"\.pem$",
+    r"(?:^|/)",
+)
+COMPONENTS = ["", "a", "b", "tests", "TEST", "doc", "etc", "x", "foo", "afoo", "[^x]", "secret", "id.key"]
+COMPONENTS += ["usr", "share", "man", "var", "lib", "dpkg", "go.sum", "a.PNG", "test_x.py", "x_test.go", "\n"]
+
+
+def _reference(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
+    return any(p.search(path) for p in patterns)
+
+
+@given(st.lists(st.sampled_from(COMPONENTS), max_size=6), st.sampled_from(["", "/", "\n"]))
+def test_same_answer_as_each_pattern(parts: list[str], end: str) -> None:
+    path = "/".join(parts) + end
+    for i in range(len(PATTERNS)):
+        chosen = tuple(re.compile(p) for p in PATTERNS[i:] + PATTERNS[:i][:3])
+        assert PathPatterns.of(chosen).search(path) == _reference(chosen, path), (path, chosen)
+
+
+def test_component_patterns_are_rooted_and_doubtful_ones_plain() -> None:
+    compiled = PathPatterns.of(tuple(re.compile(p) for p in PATTERNS))
+    assert "/usr/share/" in compiled.rooted.pattern
+    for doubtful in ("^etc/x$", "(?<!a)b/", r"\bfoo", r"\Bfoo", r"\[^x\]"):
+        assert doubtful in compiled.plain.pattern
+    assert PathPatterns.of(()).search("anything") is False
