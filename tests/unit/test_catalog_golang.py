@@ -9,13 +9,14 @@ text in cmd/go's format.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import subprocess
 
 import pytest
 
 from imagetrust.audit.catalog import BinaryScan, GoCataloger
-from imagetrust.audit.catalog.elf import parse_elf
+from imagetrust.audit.catalog.elf import Pieces, parse_elf
 from imagetrust.audit.catalog.gobuildinfo import MAGIC, find_in_elf, parse_blob, parse_modinfo
 from imagetrust.audit.catalog.golang import binary_packages
 from imagetrust.audit.unpack import FileIndex, LayerInput, unpack_layers
@@ -57,6 +58,25 @@ def test_non_go_elf_has_no_buildinfo() -> None:
     libs = sorted((ROOTS / "libs").rglob("*.so*"))
     real = next(p for p in libs if p.is_file() and not p.is_symlink())
     assert find_in_elf(parse_elf(real.read_bytes()), 4 << 20) is None
+
+
+def test_elf_read_from_streamed_pieces_as_from_whole_bytes() -> None:
+    """The binary scan keeps a file's chunks as they came: headers, sections and addresses read across
+    piece boundaries (inside the section header table too) give what the joined bytes give."""
+    tool_path("crane")
+    data = next(ROOTS.glob("crane/usr/bin/*")).read_bytes()
+    whole = parse_elf(data)
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    for cuts in ([1 << 20], [40, 4096], [shoff + 100], [shoff - 3, shoff + 1]):
+        bounds = [0, *cuts, len(data)]
+        pieces = Pieces([data[a:b] for a, b in itertools.pairwise(bounds)])
+        elf = parse_elf(pieces)
+        assert (elf.sections, elf.segments) == (whole.sections, whole.segments)
+        assert elf.section(".go.buildinfo") == whole.section(".go.buildinfo")
+        assert find_in_elf(elf, 4 << 20) == find_in_elf(whole, 4 << 20)
+        assert pieces.read(shoff - 10, 30) == data[shoff - 10 : shoff + 20]
+        assert pieces.read(len(data) - 5, 50) == data[-5:] and pieces.read(len(data) + 1, 5) == b""
+        assert elf.data == data
 
 
 def test_go_binary_without_section_headers_is_searched_whole() -> None:

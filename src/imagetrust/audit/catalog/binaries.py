@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from imagetrust.audit.catalog.cargoaudit import SECTION as DEP_SECTION
 from imagetrust.audit.catalog.cargoaudit import CargoDep, MalformedDepInfo, parse_dep_v0
 from imagetrust.audit.catalog.elf import MAGIC as ELF_MAGIC
-from imagetrust.audit.catalog.elf import MalformedElf, parse_elf
+from imagetrust.audit.catalog.elf import MalformedElf, Pieces, parse_elf
 from imagetrust.audit.catalog.gobuildinfo import (
     MAGIC as GO_MAGIC,
 )
@@ -71,7 +71,8 @@ class _Sink:
     def __init__(self, scan: BinaryScan, entry: Entry) -> None:
         self.scan, self.entry = scan, entry
         limits = scan.limits
-        self.buffer: bytearray | None = bytearray() if entry.size <= limits.max_file_content_bytes else None
+        # the file's chunks as they came (kept, not copied): the ELF headers are read at their offsets
+        self.buffer: list[bytes] | None = [] if entry.size <= limits.max_file_content_bytes else None
         self.head = b""
         self.elf: bool | None = None
         self.seen = 0
@@ -86,14 +87,14 @@ class _Sink:
             if len(self.head) < 4:
                 self.seen += len(chunk)
                 if self.buffer is not None:
-                    self.buffer += chunk
+                    self.buffer.append(chunk)
                 return
             self.elf = self.head[:4] == ELF_MAGIC
             if not self.elf:
                 self.buffer = None
                 return
         if self.buffer is not None:
-            self.buffer += chunk
+            self.buffer.append(chunk)
         else:
             self._stream(chunk)
         self.seen += len(chunk)
@@ -117,7 +118,7 @@ class _Sink:
         layer = self.entry.layer
         limit = self.scan.limits.embedded_metadata_bytes
         if self.buffer is not None:
-            note = _read_whole(bytes(self.buffer), layer, limit)
+            note = _read_whole(Pieces(self.buffer), layer, limit)
             self.buffer = None
         elif self.capture is not None:
             try:
@@ -137,7 +138,7 @@ class _Sink:
             self.scan.notes[self.entry.path] = note
 
 
-def _read_whole(data: bytes, layer: Digest, limit: int) -> BinaryNote:
+def _read_whole(data: Pieces, layer: Digest, limit: int) -> BinaryNote:
     try:
         elf = parse_elf(data)
     except MalformedElf as e:
