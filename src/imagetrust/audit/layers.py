@@ -20,12 +20,17 @@ _HEAD = 6
 
 
 class _Prefixed(io.RawIOBase):
-    """A stream whose first bytes were already read to sniff the compression."""
+    """A stream whose first bytes were already read to sniff the compression.
+
+    The gzip reader fills its own buffer through ``readinto``, which goes straight to the blob's
+    verifying reader when it has one: each compressed byte is copied once on its way to the inflater.
+    """
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         super().__init__()
         self._head = head
         self._rest = rest
+        self._readinto: Callable[[memoryview], int | None] | None = getattr(rest, "readinto", None)
 
     def readable(self) -> bool:
         return True
@@ -37,6 +42,8 @@ class _Prefixed(io.RawIOBase):
             view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
+        if self._readinto is not None:
+            return self._readinto(view) or 0
         data = self._rest.read(len(view))
         view[: len(data)] = data
         return len(data)
@@ -54,10 +61,13 @@ def open_layer(store: ImageStore, descriptor: Descriptor) -> Iterator[LayerInput
     """One layer, open while the caller reads it, then drained to EOF so its digest is verified."""
     with store.open_blob(descriptor) as raw:
         head = raw.read(_HEAD)
+        compression = _compression(head, descriptor)
+        stream = _Prefixed(head, raw)
+        # isal's gzip reader asks for 512 KiB at a time itself; zstd and plain tar read through a buffer
         yield LayerInput(
-            io.BufferedReader(_Prefixed(head, raw), 1 << 20),
+            stream if compression == "gzip" else io.BufferedReader(stream, 1 << 20),
             descriptor.digest,
-            _compression(head, descriptor),
+            compression,
         )
         while raw.read(1 << 20):
             pass
