@@ -261,7 +261,7 @@ class TarStream:
                 chunk = self._buf[self._pos : self._pos + want]
                 self._pos += want
             else:
-                parts = [self._buf[self._pos :]]
+                parts = [self._buf[self._pos :]] if avail else []  # (a lone part is not copied again)
                 self._base += len(self._buf)
                 self._buf, self._pos = b"", 0
                 have = avail
@@ -273,7 +273,7 @@ class TarStream:
                     parts.append(data)
                     have += len(data)
                     self._base += len(data)
-                chunk = b"".join(parts)
+                chunk = parts[0] if len(parts) == 1 else b"".join(parts)
             self._left -= want
             yield chunk
 
