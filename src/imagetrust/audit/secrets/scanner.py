@@ -67,7 +67,7 @@ class _Scan:
 
     def write(self, chunk: bytes) -> None:
         if self.binary is None:
-            self.binary = b"\0" in chunk[:SNIFF]
+            self.binary = chunk.find(b"\0", 0, SNIFF) >= 0
         data = self._carry + chunk if self._carry else chunk
         if len(data) < BLOCK:
             self._carry = data
