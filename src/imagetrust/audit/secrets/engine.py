@@ -54,17 +54,21 @@ def compile_patterns(rules: Sequence[Rule]) -> list[CompiledPattern]:
 
 
 class HyperscanEngine:
-    """Two block-mode databases: all patterns for text, specific (non-generic) ones for binaries.
+    """One block-mode database of every pattern; in binaries only the specific (non-generic) patterns'
+    matches are kept.
 
-    One scratch space per database: a matcher scans on one thread at a time (the unpacker is serial);
-    give each thread its own ``Matcher`` otherwise.
+    Hyperscan reports each pattern's matches independently of the others, so dropping the generic
+    patterns' matches gives exactly what a database of the specific patterns alone reports; keyword
+    anchors rarely match in binaries, and a second database cost a third more compile time per process.
+    One scratch space: a matcher scans on one thread at a time (the unpacker is serial); give each thread
+    its own ``Matcher`` otherwise.
     """
 
     def __init__(self, patterns: Sequence[CompiledPattern]) -> None:
         assert _hs is not None
-        self._text = self._compile(patterns, list(range(len(patterns))))
-        binary_ids = [i for i, p in enumerate(patterns) if not p.rule.generic]
-        self._binary = self._compile(patterns, binary_ids) if binary_ids else None
+        self._db = self._compile(patterns, list(range(len(patterns))))
+        self._generic = [p.rule.generic for p in patterns]
+        self._any_specific = not all(self._generic)
 
     @staticmethod
     def _compile(patterns: Sequence[CompiledPattern], ids: list[int]) -> tuple[Any, Any]:
@@ -85,14 +89,16 @@ class HyperscanEngine:
         return db, _hs.Scratch(db)
 
     def candidates(self, data: bytes, *, binary: bool) -> list[tuple[int, int]]:
-        selected = self._binary if binary else self._text
-        if selected is None or not data:
+        if not data or (binary and not self._any_specific):
             return []
-        db, scratch = selected
+        db, scratch = self._db
         hits: list[tuple[int, int]] = []
         last: dict[int, int] = {}
+        skip = self._generic if binary else None
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            if skip is not None and skip[pattern_id]:
+                return  # binaries: specific rules only
             # a pattern with an open-ended tail reports every end offset; one per line is enough
             if last.get(pattern_id, -1) < end:
                 line_end = data.find(b"\n", end)
