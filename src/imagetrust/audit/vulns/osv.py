@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
-
 from imagetrust.audit.vulns.ecosystems import normalise
 from imagetrust.audit.vulns.model import Advisory, Affected, Event, Range
 from imagetrust.audit.vulns.severity import severity_of
@@ -22,7 +20,6 @@ from imagetrust.errors import LocalInputError, MalformedContent
 
 _EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
 _SUFFIXES = (".json", ".yaml", ".yml")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -114,10 +111,14 @@ def parse_osv(doc: Any, where: str, source: str = "osv") -> Advisory:
 
 
 def _decode(data: bytes, where: str) -> Any:
+    # yaml loads only when a YAML advisory is read: an audit imports this module but never parses one
+    import yaml  # type: ignore[import-untyped]
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
     try:
         if where.endswith(".json"):
             return json.loads(data)
-        return yaml.load(data, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
+        return yaml.load(data, Loader=loader)  # noqa: S506 (a safe loader)
     except (ValueError, yaml.YAMLError) as e:
         raise MalformedContent(f"{where}: cannot be parsed: {str(e).splitlines()[0]}") from e
 
