@@ -91,3 +91,31 @@ def test_without_whiteouts_an_upper_layer_removes_only_what_it_replaces(
         pieces = path.split("/")
         shadowed = any("/".join(pieces[:i]) in names for i in range(1, len(pieces) + 1))
         assert path in both.live or shadowed, path  # type: ignore[attr-defined]
+
+
+def _normalise_by_parts(name: str, max_length: int) -> str:
+    """``normalise`` without its shortcut for names that are already normal: the reference."""
+    if len(name) > max_length:
+        raise UnsafePath(f"name longer than {max_length} characters")
+    if "\x00" in name:
+        raise UnsafePath("name contains a NUL byte")
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise UnsafePath("name contains a '..' component")
+        parts.append(part)
+    return "/".join(parts)
+
+
+@given(st.lists(st.sampled_from(["", "/", ".", "..", "a", "b.", ".b", "a..b", "\x00", "..."]), max_size=8))
+def test_normalise_shortcut_answers_as_splitting_does(atoms: list[str]) -> None:
+    name = "".join(atoms)
+    outcomes = []
+    for normaliser in (normalise, _normalise_by_parts):
+        try:
+            outcomes.append(("ok", normaliser(name, 40)))
+        except UnsafePath as e:
+            outcomes.append(("refused", str(e)))
+    assert outcomes[0] == outcomes[1], name

@@ -208,12 +208,15 @@ class Unpacker:
         if not self.symlinks:
             return path
         parent, _, name = path.rpartition("/")
-        prefix = ""
-        for part in parent.split("/") if parent else ():
-            prefix = join(prefix, part)
-            if prefix in self.symlinks:
+        if not parent:
+            return path
+        cut = parent.find("/")
+        while True:  # each leading part of the (normalised) parent: "a", "a/b", ...
+            if (parent if cut < 0 else parent[:cut]) in self.symlinks:
                 return join(self.index.resolve(parent), name)
-        return path
+            if cut < 0:
+                return path
+            cut = parent.find("/", cut + 1)
 
     def _put(self, entry: Entry, digest: Digest, hides: list[tuple[str, bool]]) -> None:
         live = self.index.live

@@ -20,6 +20,16 @@ def normalise(name: str, max_length: int) -> str:
         raise UnsafePath(f"name longer than {max_length} characters")
     if "\x00" in name:
         raise UnsafePath("name contains a NUL byte")
+    core = name[:-1] if name.endswith("/") else name  # a directory's trailing slash
+    if not (
+        core.startswith(("/", "./"))
+        or core.endswith(("/", "/."))
+        or core == "."
+        or "//" in core
+        or "/./" in core
+        or ".." in core
+    ):
+        return core  # already normal (most names): no empty, '.' or '..' component to drop or refuse
     parts = []
     for part in name.split("/"):
         if part in ("", "."):
