@@ -23,9 +23,11 @@ PATTERNS = (
     r"^srv/",
     r"\.pem$",
     r"(?:^|/)",
+    r"(?:^|/)foo|/bar",  # a top-level alternation: its second branch is not rooted
 )
 COMPONENTS = ["", "a", "b", "tests", "TEST", "doc", "etc", "x", "foo", "afoo", "[^x]", "secret", "id.key"]
 COMPONENTS += ["usr", "share", "man", "var", "lib", "dpkg", "go.sum", "a.PNG", "test_x.py", "x_test.go", "\n"]
+COMPONENTS += ["bar"]
 
 
 def _reference(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:

@@ -146,7 +146,9 @@ _LOOKS_BEHIND = ("^", "\\A", "\\b", "\\B", "(?<", "\\[", "(?m", "(?s", "(?x")
 
 
 def _starts_anywhere(rest: str) -> bool:
-    return not any(token in rest.replace("[^", "[") for token in _LOOKS_BEHIND)
+    # A "|" may be a top-level alternation whose other branch is not behind the component start
+    # ("(?:^|/)a|/b" is "((?:^|/)a)|/b", and "/b" would match the prepended slash): kept plain.
+    return "|" not in rest and not any(token in rest.replace("[^", "[") for token in _LOOKS_BEHIND)
 
 
 def _group(flags: str, body: str) -> str:
