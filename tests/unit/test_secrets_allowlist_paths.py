@@ -24,10 +24,15 @@ PATTERNS = (
     r"\.pem$",
     r"(?:^|/)",
     r"(?:^|/)foo|/bar",  # a top-level alternation: its second branch is not rooted
+    r"(?:^|/)(?:a|b)|/c",
+    r"(?:^|/)[)]|/bar",
+    r"(?:^|/)a(?#()|/bar",
+    r"(?:^|/)[|]x/",
+    r"(?:^|/)(?:foo|bar)/(?:a|b)$",
 )
 COMPONENTS = ["", "a", "b", "tests", "TEST", "doc", "etc", "x", "foo", "afoo", "[^x]", "secret", "id.key"]
 COMPONENTS += ["usr", "share", "man", "var", "lib", "dpkg", "go.sum", "a.PNG", "test_x.py", "x_test.go", "\n"]
-COMPONENTS += ["bar"]
+COMPONENTS += ["bar", "c", "|x", ")", "a)"]
 
 
 def _reference(patterns: tuple[re.Pattern[str], ...], path: str) -> bool:
@@ -48,3 +53,9 @@ def test_component_patterns_are_rooted_and_doubtful_ones_plain() -> None:
     for doubtful in ("^etc/x$", "(?<!a)b/", r"\bfoo", r"\Bfoo", r"\[^x\]"):
         assert doubtful in compiled.plain.pattern
     assert PathPatterns.of(()).search("anything") is False
+    builtin = PathPatterns.of(tuple(re.compile(p) for p in _SKIP_PATHS))
+    assert r"/usr/share/(?:doc|man" in builtin.rooted.pattern  # alternations inside groups stay rooted
+    for top_level in (r"(?:^|/)foo|/bar", r"(?:^|/)(?:a|b)|/c", r"(?:^|/)[)]|/bar", r"(?:^|/)a(?#()|/bar"):
+        assert (
+            top_level.removeprefix("(?:^|/)") not in PathPatterns.of((re.compile(top_level),)).rooted.pattern
+        )

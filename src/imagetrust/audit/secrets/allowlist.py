@@ -141,14 +141,43 @@ class PathPatterns:
 
 _COMPONENT_START = "(?:^|/)"
 # What could make REST depend on what precedes its start (an anchor, a lookbehind, a word boundary); a
-# caret only opening a negated class is fine.  Conservative: anything doubtful stays a plain pattern.
-_LOOKS_BEHIND = ("^", "\\A", "\\b", "\\B", "(?<", "\\[", "(?m", "(?s", "(?x")
+# caret only opening a negated class is fine; a comment could hide a parenthesis from _top_level_bar.
+# Conservative: anything doubtful stays a plain pattern.
+_LOOKS_BEHIND = ("^", "\\A", "\\b", "\\B", "(?<", "\\[", "(?m", "(?s", "(?x", "(?#")
 
 
 def _starts_anywhere(rest: str) -> bool:
-    # A "|" may be a top-level alternation whose other branch is not behind the component start
-    # ("(?:^|/)a|/b" is "((?:^|/)a)|/b", and "/b" would match the prepended slash): kept plain.
-    return "|" not in rest and not any(token in rest.replace("[^", "[") for token in _LOOKS_BEHIND)
+    # A top-level "|" starts a branch that is not behind the component start ("(?:^|/)a|/b" is
+    # "((?:^|/)a)|/b", and "/b" would match the prepended slash): such a pattern is kept plain.
+    return not _top_level_bar(rest) and not any(token in rest.replace("[^", "[") for token in _LOOKS_BEHIND)
+
+
+def _top_level_bar(rest: str) -> bool:
+    """Whether ``rest`` has a "|" outside every group and character class (or might: an unbalanced ")")."""
+    depth, i, in_class = 0, 0, False
+    while i < len(rest):
+        c = rest[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            i += rest.startswith("^", i)
+            i += rest.startswith("]", i)  # a "]" first in a class is a literal
+            continue
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 def _group(flags: str, body: str) -> str:
