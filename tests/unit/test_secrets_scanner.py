@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Sequence
 
@@ -225,3 +226,31 @@ def test_small_files_scanned_together_keep_their_own_paths_lines_and_layers() ->
     ]
     assert not any(f.id == "npm-token" for f in findings)
     _assert_redacted(findings, scanner.hits, scanner.unknowns)
+
+
+def test_secrets_far_apart_on_one_long_line_are_all_found() -> None:
+    """Minified code and one-line JSON: a second key kilobytes along the same line is its own candidate."""
+    second = "AKIAQ2W3E4R5T6Y7U2I3"
+    line = f'a="{AWS_ID}";{"x" * 3000};b="{second}";{"y" * 40_000};c="{GH}"\n'.encode()
+    values = {m.value.decode() for m in default_matcher().find(line)}
+    assert {AWS_ID, second, GH} <= values
+
+
+def test_an_open_ended_pattern_on_a_long_line_gives_spaced_candidates() -> None:
+    """Every end offset of an open-ended tail is reported by hyperscan; one per SPACING bytes are kept."""
+    from imagetrust.audit.secrets.matcher import SPACING
+
+    matcher = default_matcher()
+    data = b"token = '" + b"Zq8" * 20_000 + b"'\n" + b"secret = 'Zq8Zq8Zq8Zq8Zq8Zq8Zq8Zq8'\n"
+    hits = matcher.engine.candidates(data, binary=False)
+    per_pattern: dict[int, list[int]] = {}
+    for pattern_id, end in hits:
+        per_pattern.setdefault(pattern_id, []).append(end)
+    assert per_pattern, "the keyword rules give candidates here"
+    first_line_end = data.index(b"\n")
+    for ends in per_pattern.values():
+        on_first = [e for e in ends if e <= first_line_end]
+        assert all(b - a >= SPACING for a, b in itertools.pairwise(on_first))
+        assert len(on_first) <= len(data) // SPACING + 1
+    later = [e for ends in per_pattern.values() for e in ends if e > first_line_end]
+    assert later, "the next line is searched too"

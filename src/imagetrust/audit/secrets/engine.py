@@ -64,8 +64,9 @@ class HyperscanEngine:
     its own ``Matcher`` otherwise.
     """
 
-    def __init__(self, patterns: Sequence[CompiledPattern]) -> None:
+    def __init__(self, patterns: Sequence[CompiledPattern], spacing: int) -> None:
         assert _hs is not None
+        self._spacing = spacing
         self._db = self._compile(patterns, list(range(len(patterns))))
         self._generic = [p.rule.generic for p in patterns]
         self._any_specific = not all(self._generic)
@@ -93,17 +94,25 @@ class HyperscanEngine:
             return []
         db, scratch = self._db
         hits: list[tuple[int, int]] = []
-        last: dict[int, int] = {}
+        last: dict[int, tuple[int, int]] = {}  # pattern -> (end, its line's end) of the last kept candidate
         skip = self._generic if binary else None
+        spacing = self._spacing
 
         def on_match(pattern_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
             if skip is not None and skip[pattern_id]:
                 return  # binaries: specific rules only
-            # a pattern with an open-ended tail reports every end offset; one per line is enough
-            if last.get(pattern_id, -1) < end:
+            # A pattern with an open-ended tail reports every end offset: on one line, one candidate per
+            # ``spacing`` bytes is enough (the matcher re-reads a window around each).  One per line was
+            # not: a second key further along a long minified line was never confirmed.
+            kept = last.get(pattern_id)
+            if kept is not None and end <= kept[1]:
+                if end - kept[0] < spacing:
+                    return
+                last[pattern_id] = (end, kept[1])
+            else:
                 line_end = data.find(b"\n", end)
-                last[pattern_id] = len(data) if line_end < 0 else line_end
-                hits.append((pattern_id, end))
+                last[pattern_id] = (end, len(data) if line_end < 0 else line_end)
+            hits.append((pattern_id, end))
 
         db.scan(data, match_event_handler=on_match, scratch=scratch)
         return hits
@@ -124,7 +133,8 @@ class RegexEngine:
         return hits
 
 
-def make_engine(patterns: Sequence[CompiledPattern]) -> CandidateEngine:
+def make_engine(patterns: Sequence[CompiledPattern], spacing: int) -> CandidateEngine:
+    """``spacing``: how far apart two candidates of one pattern on one line must be to both be reported."""
     if _hs is not None:
-        return HyperscanEngine(patterns)
+        return HyperscanEngine(patterns, spacing)
     return RegexEngine(patterns)  # pragma: no cover

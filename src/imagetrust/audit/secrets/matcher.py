@@ -19,6 +19,9 @@ from imagetrust.errors import ConfigError
 # the match start, and values are at most a few hundred bytes.
 BEFORE = 256
 AFTER = 1024
+# A later candidate of the same pattern on the same line within this distance is inside the first one's
+# window, with AFTER - SPACING bytes left for its value; the engine reports only candidates this far apart.
+SPACING = AFTER // 2
 
 _CODE_EXTENSIONS = frozenset(
     [
@@ -100,7 +103,7 @@ class Matcher:
         # specific rules (ours or a user's) before keyword heuristics, then in declaration order
         self._priority = {r.id: (r.generic, i) for i, r in enumerate(self.rules)}
         self.patterns: list[CompiledPattern] = compile_patterns(self.rules)
-        self.engine: CandidateEngine = make_engine(self.patterns)
+        self.engine: CandidateEngine = make_engine(self.patterns, SPACING)
 
     def find(self, data: bytes, *, binary: bool = False, config_like: bool = True) -> list[RawMatch]:
         """Every confirmed secret in ``data``, at most one per (rule, start), specific rules first."""
@@ -140,10 +143,11 @@ class Matcher:
             rule = pattern.rule
             if rule.window_after:  # spans lines (PEM): the anchor ends on the first line of the match
                 lo, hi = max(0, end - BEFORE), min(len(data), end + rule.window_after)
-            else:
-                line_end = data.find(b"\n", end)
-                lo = max(data.rfind(b"\n", 0, end) + 1, end - BEFORE)
-                hi = min(len(data) if line_end < 0 else line_end, end + AFTER)
+            else:  # the candidate's line, at most BEFORE/AFTER around it (searched no further)
+                lo = max(0, end - BEFORE)
+                lo = max(data.rfind(b"\n", lo, end) + 1, lo)
+                line_end = data.find(b"\n", end, end + AFTER)
+                hi = min(len(data), end + AFTER) if line_end < 0 else line_end
             for m in pattern.regex.finditer(data, lo, hi):
                 value = m.group("secret")
                 if value is None or (rule.id, m.start()) in found or not self._accept(rule, m, value):
