@@ -347,38 +347,96 @@ def body_deadline(response: Response, max_bytes: int) -> float | None:
     return limits.request_deadline_seconds + size / max(1, limits.min_bytes_per_second)
 
 
-def iter_body(response: Response, label: str, what: str, max_bytes: int | None = None) -> Iterator[bytes]:
-    """Chunks of a streaming body with network failures translated, within the body's deadline."""
-    limits = getattr(response, _LIMITS_ATTR, None)
-    budget = max_bytes if max_bytes is not None else limits.blob_bytes if isinstance(limits, Limits) else 0
-    seconds = body_deadline(response, budget)
-    deadline = _Deadline(response, seconds) if seconds is not None else None
+class BodyReader:
+    """A streaming body, read within its deadline with network failures translated: in chunks, or straight
+    into the caller's buffer (a blob's bytes are then copied once, from the socket to the inflater).
 
-    def late() -> RegistryUnreachable:
-        assert deadline is not None
+    The deadline's clock starts with the first read; ``end()`` stops it (reading to the end does).
+    """
+
+    def __init__(self, response: Response, label: str, what: str, max_bytes: int | None = None) -> None:
+        limits = getattr(response, _LIMITS_ATTR, None)
+        if max_bytes is None:
+            max_bytes = limits.blob_bytes if isinstance(limits, Limits) else 0
+        self._response = response
+        self._label = label
+        self._what = what
+        self._seconds = body_deadline(response, max_bytes)
+        self._deadline: _Deadline | None = None
+        self._ended = False
+
+    def readinto(self, view: memoryview) -> int:
+        """Bytes of the body into ``view``; 0 at its end."""
+        self._arm()
+        with self._translated():
+            count = self._response.readinto(view)
+        self._check_time()
+        if not count:
+            self.end()
+        return count
+
+    def chunks(self) -> Iterator[bytes]:
+        self._arm()
+        pieces = self._response.iter_content(_CHUNK)
+        try:
+            while True:
+                with self._translated():
+                    chunk = next(pieces, b"")
+                self._check_time()
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            self.end()
+
+    def end(self) -> None:
+        self._ended = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+
+    def _arm(self) -> None:
+        if self._deadline is None and self._seconds is not None and not self._ended:
+            self._deadline = _Deadline(self._response, self._seconds)
+
+    def _expired(self) -> bool:
+        return self._deadline is not None and self._deadline.expired
+
+    def _check_time(self) -> None:
+        # also after a clean-looking end: a close-delimited body cut short by the deadline looks like one
+        if self._expired():
+            self.end()
+            raise self._late()
+
+    def _late(self) -> RegistryUnreachable:
+        assert self._deadline is not None
         return RegistryUnreachable(
-            f"{label}: {what}: the registry did not finish sending within {deadline.seconds:g} s"
-            " (request deadline; is it dripping bytes?)"
+            f"{self._label}: {self._what}: the registry did not finish sending within "
+            f"{self._deadline.seconds:g} s (request deadline; is it dripping bytes?)"
         )
 
-    try:
-        for chunk in response.iter_content(_CHUNK):
-            if deadline is not None and deadline.expired:
-                raise late()
-            yield chunk
-    except TimeoutError as e:
-        if deadline is not None and deadline.expired:
-            raise late() from e
-        raise RegistryUnreachable(f"{label}: {what}: the registry stopped sending ({_reason(e)})") from e
-    except (OSError, http.client.HTTPException, zlib.error) as e:
-        if deadline is not None and deadline.expired:
-            raise late() from e
-        raise RegistryProtocolError(f"{label}: {what}: connection dropped mid-body ({_reason(e)})") from e
-    finally:
-        if deadline is not None:
-            deadline.cancel()
-    if deadline is not None and deadline.expired:
-        raise late()  # a close-delimited body cut short by the deadline looks like a clean end
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except TimeoutError as e:
+            self.end()
+            if self._expired():
+                raise self._late() from e
+            raise RegistryUnreachable(
+                f"{self._label}: {self._what}: the registry stopped sending ({_reason(e)})"
+            ) from e
+        except (OSError, http.client.HTTPException, zlib.error) as e:
+            self.end()
+            if self._expired():
+                raise self._late() from e
+            raise RegistryProtocolError(
+                f"{self._label}: {self._what}: connection dropped mid-body ({_reason(e)})"
+            ) from e
+
+
+def iter_body(response: Response, label: str, what: str, max_bytes: int | None = None) -> Iterator[bytes]:
+    """Chunks of a streaming body with network failures translated, within the body's deadline."""
+    return BodyReader(response, label, what, max_bytes).chunks()
 
 
 def read_bounded(response: Response, max_bytes: int, label: str, what: str) -> bytes:
@@ -404,26 +462,17 @@ class ResponseStream(io.RawIOBase):
     def __init__(self, response: Response, label: str, what: str) -> None:
         super().__init__()
         self._response = response
-        self._chunks = iter_body(response, label, what)
-        self._pending = b""
+        self._body = BodyReader(response, label, what)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(view), len(self._pending))
-        view[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+        return self._body.readinto(memoryview(buffer).cast("B"))
 
     def close(self) -> None:
         try:
+            self._body.end()
             self._response.close()
         finally:
             super().close()

@@ -38,6 +38,8 @@ class VerifyingReader(io.RawIOBase):
         self._error: IntegrityError | None = None
         self._on_verified = on_verified
         self._on_failed = on_failed
+        # straight into the caller's buffer when the stream can (a registry body, a file): one copy less
+        self._raw_readinto: Callable[[memoryview], int | None] | None = getattr(raw, "readinto", None)
 
     def readable(self) -> bool:
         return True
@@ -58,16 +60,22 @@ class VerifyingReader(io.RawIOBase):
         if self._size is not None:
             # Ask for one byte beyond the declared size so an overlong body is caught without reading it all.
             want = min(want, self._size - self._count + 1)
-        chunk = self._raw.read(want) if want > 0 else b""
-        if not chunk:
+        if want <= 0:
+            count = 0
+        elif self._raw_readinto is not None:
+            count = self._raw_readinto(view[:want]) or 0
+        else:
+            chunk = self._raw.read(want)
+            count = len(chunk)
+            view[:count] = chunk
+        if not count:
             self._finish()
             return 0
-        self._count += len(chunk)
+        self._count += count
         if self._size is not None and self._count > self._size:
             self._fail(f"{self._what}: more than the declared {self._size} bytes")
-        self._hasher.update(chunk)
-        view[: len(chunk)] = chunk
-        return len(chunk)
+        self._hasher.update(view[:count])
+        return count
 
     def _fail(self, message: str) -> None:
         self._done = True

@@ -175,6 +175,8 @@ class Response:
             if encoding == "deflate"
             else None
         )
+        self._decoded: Iterator[bytes] | None = None  # readinto over a content-decoded body
+        self._pending = b""
 
     @property
     def sock(self) -> socket.socket | None:
@@ -201,6 +203,21 @@ class Response:
             tail = self._decoder.flush()
             if tail:
                 yield tail
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Body bytes straight into ``buffer`` (0 at the end); a content-decoded body via ``iter_content``."""
+        if self._decoder is None:
+            return self._raw.readinto(buffer)
+        if self._decoded is None:
+            self._decoded = self.iter_content(len(buffer) or 1)
+        while not self._pending:
+            self._pending = next(self._decoded, b"")
+            if not self._pending:
+                return 0
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
