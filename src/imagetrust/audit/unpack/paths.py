@@ -30,6 +30,11 @@ def normalise(name: str, max_length: int) -> str:
         or ".." in core
     ):
         return core  # already normal (most names): no empty, '.' or '..' component to drop or refuse
+    return by_components(name)
+
+
+def by_components(name: str) -> str:
+    """``normalise``'s general case: empty and ``.`` components dropped, ``..`` refused."""
     parts = []
     for part in name.split("/"):
         if part in ("", "."):
