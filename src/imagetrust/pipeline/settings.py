@@ -33,8 +33,9 @@ class SourceSettings:
         return self.cache_dir or default_cache_dir()
 
     def cache(self) -> BlobCache | None:
-        if not self.use_cache:
+        root = self.cache_dir_or_default()
+        if root is None:
             return None
-        from imagetrust.registry.cache import BlobCache, default_cache_dir
+        from imagetrust.registry.cache import BlobCache
 
-        return BlobCache(self.cache_dir or default_cache_dir())
+        return BlobCache(root)

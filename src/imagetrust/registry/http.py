@@ -418,17 +418,14 @@ class BodyReader:
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except TimeoutError as e:
+        except (OSError, http.client.HTTPException, zlib.error) as e:  # TimeoutError is an OSError
             self.end()
             if self._expired():
                 raise self._late() from e
-            raise RegistryUnreachable(
-                f"{self._label}: {self._what}: the registry stopped sending ({_reason(e)})"
-            ) from e
-        except (OSError, http.client.HTTPException, zlib.error) as e:
-            self.end()
-            if self._expired():
-                raise self._late() from e
+            if isinstance(e, TimeoutError):
+                raise RegistryUnreachable(
+                    f"{self._label}: {self._what}: the registry stopped sending ({_reason(e)})"
+                ) from e
             raise RegistryProtocolError(
                 f"{self._label}: {self._what}: connection dropped mid-body ({_reason(e)})"
             ) from e
